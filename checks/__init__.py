@@ -1,0 +1,1 @@
+"""stacklint's rules, one module per family (listed in ``stacklint.registry.FAMILIES``)."""

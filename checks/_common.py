@@ -1,0 +1,40 @@
+"""Helpers shared by check families: version arithmetic over the knowledge base."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable, Iterable, List, Optional
+
+from packaging.version import InvalidVersion, Version
+
+from stacklint.model import Constraint
+
+
+@lru_cache(maxsize=4096)
+def V(text: str) -> Optional[Version]:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
+
+
+def allowed(constraint: Constraint, releases: Iterable[str]) -> List[str]:
+    """Known releases the constraint admits (final releases only unless it names a pre-release)."""
+    out = []
+    for r in releases:
+        v = V(r)
+        if v is None:
+            continue
+        if constraint.specifier.contains(v, prereleases=True):
+            out.append(r)
+    return out
+
+
+def first_where(releases: Iterable[str], pred: Callable[[str], Optional[bool]]) -> Optional[str]:
+    for r in releases:
+        if pred(r):
+            return r
+    return None
+
+
+def fmt_loc(c: Constraint) -> str:
+    return f"{c.location.path}:{c.location.line}"

@@ -1,0 +1,1 @@
+"""One parser per file format; each keeps the line and column of every value."""

@@ -1,0 +1,81 @@
+"""pip requirements files (``-r``/``-c`` includes are resolved by the stack builder)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from stacklint.parsers.base import ParseError
+
+
+@dataclass(frozen=True)
+class ReqLine:
+    raw: str
+    line: int
+    col: int = 1
+    name: Optional[str] = None
+    specifier: str = ""
+    extras: Tuple[str, ...] = ()
+    marker: Optional[str] = None
+    url: Optional[str] = None
+    editable: bool = False
+
+
+@dataclass
+class RequirementsDoc:
+    path: str
+    requirements: List[ReqLine] = field(default_factory=list)
+    includes: List[Tuple[str, int, bool]] = field(default_factory=list)  # (target, line, is_constraint)
+    index_urls: List[Tuple[str, int]] = field(default_factory=list)
+    invalid: List[Tuple[int, str]] = field(default_factory=list)
+
+
+def parse(path: str, abspath: str, text: str) -> RequirementsDoc:
+    from pip_requirements_parser import RequirementsFile  # ~40 ms: only when a requirements file is read
+
+    try:
+        rf = RequirementsFile.from_file(abspath, include_nested=False)
+    except Exception as exc:  # the library raises assorted errors on odd input
+        raise ParseError(f"unreadable requirements file: {exc}") from None
+    doc = RequirementsDoc(path)
+    lines = text.splitlines()
+    for r in rf.requirements:
+        n = r.line_number or 1
+        raw = (r.line or "").strip()
+        col = _column(lines, n, raw)
+        req = r.req
+        name = req.name if req is not None else r.name
+        doc.requirements.append(ReqLine(
+            raw=raw, line=n, col=col, name=name,
+            specifier=str(req.specifier) if req is not None else "",
+            extras=tuple(sorted(req.extras)) if req is not None else (),
+            marker=str(req.marker) if req is not None and req.marker is not None else None,
+            url=(str(r.link.url) if r.link is not None else None),
+            editable=bool(r.is_editable),
+        ))
+    for o in rf.options:
+        opts = o.options or {}
+        n = o.line_number or 1
+        for target in opts.get("requirements", []) or []:
+            doc.includes.append((target, n, False))
+        for target in opts.get("constraints", []) or []:
+            doc.includes.append((target, n, True))
+        for key in ("index_url", "extra_index_urls", "find_links"):
+            val = opts.get(key)
+            for url in ([val] if isinstance(val, str) else (val or [])):
+                doc.index_urls.append((url, n))
+    for inv in getattr(rf, "invalid_lines", []) or []:
+        doc.invalid.append((getattr(inv, "line_number", 1) or 1, getattr(inv, "error_message", "") or ""))
+    return doc
+
+
+def _column(lines: List[str], n: int, raw: str) -> int:
+    if 1 <= n <= len(lines):
+        text = lines[n - 1]
+        head = raw[:12]
+        i = text.find(head) if head else -1
+        if i >= 0:
+            return i + 1
+        return len(text) - len(text.lstrip()) + 1
+    return 1
+
+
