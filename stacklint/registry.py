@@ -24,7 +24,11 @@ _NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 FAMILIES: Tuple[str, ...] = (
     "stacklint.checks.engine",
     "stacklint.checks.env",
+    "stacklint.checks.training",
+    "stacklint.checks.serving",
     "stacklint.checks.tokens",
+    "stacklint.checks.modelfiles",
+    "stacklint.checks.api",
 )
 
 
