@@ -72,9 +72,9 @@ def parse(path: str, text: str, *, max_instructions: int = 20_000) -> DockerDoc:
                 continue
             image = substitute(words[0], global_args)
             name = words[2] if len(words) >= 3 and words[1].lower() == "as" else None
-            col = ins.col + max(0, ins.args.find(words[0]))
+            line, col = idx.position(ins.start + max(0, text.find(words[0], ins.start, ins.end) - ins.start))
             parent = next((s for s in stages if s.name and s.name == image), None)
-            stage = Stage(image, ins.line, col, name, platform and substitute(platform, global_args))
+            stage = Stage(image, line, col, name, platform and substitute(platform, global_args))
             if parent is not None:
                 stage.env.update(parent.env)
                 stage.run.extend(parent.run)
@@ -92,7 +92,8 @@ def parse(path: str, text: str, *, max_instructions: int = 20_000) -> DockerDoc:
                 if toks:
                     stages[-1].run.append(Command(toks))
                 continue
-            toks = tokenize(text, ins.start, ins.end, idx)
+            region = _mask_comments(text[ins.start:ins.end])
+            toks = tokenize(region, 0, len(region), idx, offset=ins.start)
             stages[-1].run.extend(c for c in split_commands(toks) if c.argv)
         elif kw in ("CMD", "ENTRYPOINT"):
             toks2 = _json_argv(ins.args, ins) if ins.args.lstrip().startswith("[") else None
@@ -166,6 +167,14 @@ def _instructions(text: str, idx: LineIndex, limit: int) -> List[Instruction]:
             raise ParseError(f"more than {limit} Dockerfile instructions")
         i = j + 1
     return out
+
+
+def _mask_comments(region: str) -> str:
+    """Blank comment lines inside a continued instruction (Docker drops them), keeping offsets."""
+    if "#" not in region:
+        return region
+    return "".join(" " * len(line) if line.lstrip().startswith("#") else line
+                   for line in region.splitlines(keepends=True))
 
 
 def _ends_with_escape(text: str, begin: int, j: int, escape: str) -> bool:

@@ -48,7 +48,7 @@ def parse(path: str, abspath: str, text: str) -> RequirementsDoc:
             raw=raw, line=n, col=col, name=name,
             specifier=str(req.specifier) if req is not None else "",
             extras=tuple(sorted(req.extras)) if req is not None else (),
-            marker=str(req.marker) if req is not None and req.marker is not None else None,
+            marker=_marker(req, r),
             url=(str(r.link.url) if r.link is not None else None),
             editable=bool(r.is_editable),
         ))
@@ -66,6 +66,13 @@ def parse(path: str, abspath: str, text: str) -> RequirementsDoc:
     for inv in getattr(rf, "invalid_lines", []) or []:
         doc.invalid.append((getattr(inv, "line_number", 1) or 1, getattr(inv, "error_message", "") or ""))
     return doc
+
+
+def _marker(req: object, r: object) -> Optional[str]:
+    for m in (getattr(req, "marker", None), getattr(r, "marker", None)):
+        if m is not None:
+            return str(m)
+    return None
 
 
 def _column(lines: List[str], n: int, raw: str) -> int:

@@ -40,8 +40,11 @@ class Command:
 
 
 def tokenize(text: str, start: int = 0, end: Optional[int] = None, index: Optional[LineIndex] = None,
-             max_tokens: int = 200_000) -> List[Optional[Token]]:
-    """Words with positions; ``None`` marks a command separator."""
+             max_tokens: int = 200_000, offset: int = 0) -> List[Optional[Token]]:
+    """Words with positions; ``None`` marks a command separator.
+
+    ``offset`` is added to positions before ``index`` maps them, for text cut out of a file.
+    """
     idx = index or LineIndex(text)
     end = len(text) if end is None else end
     out: List[Optional[Token]] = []
@@ -90,7 +93,7 @@ def tokenize(text: str, start: int = 0, end: Optional[int] = None, index: Option
                 continue
             buf.append(c)
             i += 1
-        line, col = idx.position(begin)
+        line, col = idx.position(begin + offset)
         out.append(Token("".join(buf), line, col))
     return out
 
