@@ -9,9 +9,7 @@ from stacklint.model import Constraint, ModelRef, Stack
 from stacklint.registry import check
 
 _ARCH_EVIDENCE = (
-    "https://github.com/QwenLM/Qwen2.5/issues/71",
-    "https://github.com/deepseek-ai/DeepSeek-V3/issues/14",
-    "https://github.com/meta-llama/llama3/issues/299",
+    "https://github.com/QwenLM/Qwen2.5/issues/30",  # qwen25-3: KeyError 'qwen2' with transformers 4.32
 )
 
 
