@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ast
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Set, Tuple
 
@@ -64,7 +65,9 @@ def parse(path: str, text: str, *, max_bytes: int = 5_000_000) -> PyDoc:
     if len(text) > max_bytes:
         raise LimitExceeded(f"Python file larger than {max_bytes} bytes")
     try:
-        tree = ast.parse(text, filename=path)
+        with warnings.catch_warnings():  # SyntaxWarning/DeprecationWarning of the scanned code
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, filename=path)
     except SyntaxError as exc:
         raise ParseError(f"Python syntax error (for this interpreter): {exc.msg}", exc.lineno or 1, exc.offset or 1) from None
     except (ValueError, RecursionError, MemoryError) as exc:
