@@ -84,6 +84,7 @@ def _load_one(stack: Stack, cand: Candidate, limits: Limits, req_docs: Dict[str,
         elif kind2 == K.SHELL:
             cmds, _env = shell.parse_script(text)
             stack.commands.extend((path, c) for c in cmds)
+            _slurm_gpus(stack, path, text)
         elif kind2 == K.HF_CHAT_TEMPLATE:
             pass  # kept as text
         elif kind2 == K.PYPROJECT or kind2 == K.STACKLINT_CONFIG:
@@ -99,6 +100,20 @@ def _load_one(stack: Stack, cand: Candidate, limits: Limits, req_docs: Dict[str,
             del stack.kinds[path]
             return
         stack.failures[path] = (kind2, exc.message, exc.line)
+
+
+_GRES = re.compile(r"^#SBATCH\s+--gres[= ]gpu(?::([A-Za-z][\w.-]*))?(?::(\d+))?", re.M)
+
+
+def _slurm_gpus(stack: Stack, path: str, text: str) -> None:
+    """`#SBATCH --gres=gpu:a100:4` names the target GPUs of a Slurm job."""
+    if "#SBATCH" not in text:
+        return
+    for m in _GRES.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        name, count = m.group(1), m.group(2)
+        value = f"{name}:{count}" if name and count else (name or (f"gpu:{count}" if count else "gpu"))
+        stack.gpus.append(Setting(value, Location(path, line, 1), "slurm-gres"))
 
 
 def _toml_doc(path: str, text: str) -> Doc:

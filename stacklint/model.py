@@ -191,7 +191,12 @@ class Stack:
     jobs: List[Job] = field(default_factory=list)
     scripts: List[PyDoc] = field(default_factory=list)
     commands: List[Tuple[str, Command]] = field(default_factory=list)  # (path, command)
-    gpus: List[Setting] = field(default_factory=list)  # target hardware, when it can be known
+    # Target hardware, when it can be known: values are "NAME" or "NAME:COUNT" as written
+    # (--gpu / [target] gpu, k8s node selectors, SkyPilot accelerators, Slurm --gres).
+    gpus: List[Setting] = field(default_factory=list)
+    gpu_count: Optional[Setting] = None  # [target] gpu-count
+    target_platform: Optional[Setting] = None  # [target] platform, e.g. "linux/aarch64"
+    target_python: Optional[Setting] = None  # [target] python, e.g. "3.11"
     failures: Dict[str, Tuple[str, str, int]] = field(default_factory=dict)  # path -> (kind, message, line)
 
     # -- queries used by checks -------------------------------------------------

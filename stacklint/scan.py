@@ -63,6 +63,14 @@ def scan(opts: ScanOptions) -> "tuple[Result, Stack]":
     if gpu:
         where = cfg.path or "--gpu"
         stack.gpus.insert(0, Setting(gpu, Location(display_path(where, cwd) if cfg.path and not opts.gpu else "--gpu", 1, 1), "config"))
+    if cfg.path:
+        where_cfg = Location(display_path(cfg.path, cwd), 1, 1)
+        if cfg.gpu_count:
+            stack.gpu_count = Setting(cfg.gpu_count, where_cfg, "gpu-count")
+        if cfg.platform:
+            stack.target_platform = Setting(cfg.platform, where_cfg, "platform")
+        if cfg.python:
+            stack.target_python = Setting(cfg.python, where_cfg, "python")
     rules = registry.load_all()
     selected = registry.select(rules, list(opts.select) or list(cfg.select),
                                list(cfg.extend_select) + list(opts.extend_select),
