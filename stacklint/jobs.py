@@ -410,6 +410,9 @@ def _looks_like_model(s: str) -> bool:
 # -- linking model references --------------------------------------------------------
 
 def _link_models(stack: Stack) -> None:
+    for md in stack.model_dirs.values():
+        if md.config is not None:  # a model directory in the tree is a model of the stack
+            stack.models.append(ModelRef(md.dir, md.config.loc(), "local", local=md))
     for job in stack.jobs:
         if job.model is not None:
             stack.models.append(job.model)

@@ -384,7 +384,8 @@ def extract_vllm(snap: Snapshot) -> Dict[str, Any]:
                 continue
             if isinstance(value, ast.Subscript):  # Literal["awq", ...]
                 value = value.slice
-                if isinstance(value, ast.Index):  # Python < 3.9 ASTs
+                index_cls = getattr(ast, "Index", None)  # Python < 3.9 ASTs wrap the slice
+                if index_cls is not None and isinstance(value, index_cls):
                     value = value.value  # type: ignore[attr-defined]
             keys = [k for k, _ in _pairs(value)] if isinstance(value, ast.Dict) else _strings(value)
             for key in keys:
@@ -491,13 +492,31 @@ def git_releases(git_dir: str, package: str) -> Dict[str, str]:
     return found
 
 
-def pip_releases(package: str) -> List[str]:
+def pip_yanked(package: str, releases: List[str]) -> List[str]:
+    """Which of ``releases`` are yanked: the ones ``pip index versions`` (which hides yanked files)
+    does not list."""
     proc = subprocess.run(
         [sys.executable, "-m", "pip", "index", "versions", package], capture_output=True, text=True, timeout=600
     )
     m = re.search(r"Available versions:\s*(.+)", proc.stdout)
     if not m:
-        raise RuntimeError(f"pip index versions {package} failed: {proc.stderr.strip()[-500:]}")
+        return []
+    listed = {Version(v.strip()) for v in m.group(1).split(",") if _final(v.strip())}
+    return [v for v in releases if Version(v) not in listed]
+
+
+def pip_releases(package: str) -> List[str]:
+    """Every version the index lists, yanked ones included (``pip index versions`` hides those, but
+    a yanked release is still installable with an exact pin): ask pip for a version that cannot
+    exist and read the "from versions:" list of its error."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "-d", tmp, f"{package}==0.0.0.dev999999"],
+            capture_output=True, text=True, timeout=600,
+        )
+    m = re.search(r"from versions:\s*([^)]*)\)", proc.stderr + proc.stdout)
+    if not m:
+        raise RuntimeError(f"could not list the releases of {package}: {proc.stderr.strip()[-500:]}")
     floor = Version(PACKAGES[package]["min"])
     out = []
     for v in m.group(1).split(","):
@@ -546,6 +565,9 @@ class Fetcher:
     def releases(self) -> List[str]:
         versions = list(self.tags) if self.git_dir else pip_releases(self.package)
         return sorted(set(versions), key=Version)
+
+    def yanked(self, releases: List[str]) -> Optional[List[str]]:
+        return None if self.git_dir else pip_yanked(self.package, releases)
 
     def facts(self, version: str) -> Tuple[Dict[str, Any], bool]:
         """(facts, from_cache). Facts carry ``source_prefix`` info via a per-path ``sources`` map."""
@@ -679,7 +701,8 @@ ARCH_DESCRIPTION = (
     "embedding, transformers_supported = served through the Transformers backend). sglang: EntryClass "
     "names of sglang/srt/models. A key present in the oldest covered release may be older than it. "
     "source = file read at the first release (pypi:<dist>==<version>#<path> when read from the released "
-    "distribution through pip)."
+    "distribution through pip). records.yanked.<package>: covered releases the index marks yanked (still "
+    "installable with an exact pin, so they are covered). Pre-releases (rc, dev) are not covered."
 )
 FEAT_DESCRIPTION = (
     "Config-format features that older releases reject, computed from source at every final release, "
@@ -700,17 +723,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--only", default="transformers,vllm,sglang", help="packages to (re)compute; others are kept")
     ap.add_argument("--cache", default=os.environ.get("STACKLINT_GEN_CACHE", str(Path.home() / ".cache/stacklint/gen_architectures")))
     ap.add_argument("--jobs", type=int, default=3)
+    ap.add_argument("--out-dir", default=str(DATA_DIR), help="where to write the two tables (default: knowledge/data)")
     ap.add_argument("--force-write", action="store_true", help="rewrite even if no fact changed (bumps dates)")
     args = ap.parse_args(argv)
 
+    out_arch = Path(args.out_dir) / OUT_ARCH.name
+    out_feat = Path(args.out_dir) / OUT_FEAT.name
     started = time.monotonic()
     today = _dt.date.today().isoformat()
     cache = Path(args.cache)
     only = [p.strip() for p in args.only.split(",") if p.strip()]
 
-    old_arch = json.loads(OUT_ARCH.read_text("utf-8"))["records"] if OUT_ARCH.exists() else {}
-    old_feat = json.loads(OUT_FEAT.read_text("utf-8"))["records"] if OUT_FEAT.exists() else {}
-    arch_records: Dict[str, Any] = {"releases": dict(old_arch.get("releases", {}))}
+    old_arch = json.loads(out_arch.read_text("utf-8"))["records"] if out_arch.exists() else {}
+    old_feat = json.loads(out_feat.read_text("utf-8"))["records"] if out_feat.exists() else {}
+    arch_records: Dict[str, Any] = {"releases": dict(old_arch.get("releases", {})), "yanked": dict(old_arch.get("yanked", {}))}
     feat_records: Dict[str, Any] = {"releases": dict(old_feat.get("releases", {}))}
     for pkg in PACKAGES:
         if pkg not in only:
@@ -720,6 +746,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 feat_records[pkg] = old_feat[pkg]
 
     gaps: List[str] = []
+    notes: List[str] = []
     for pkg in only:
         fetcher = Fetcher(pkg, getattr(args, f"{pkg}_git"), cache)
         releases = fetcher.releases()
@@ -745,6 +772,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         log(f"{pkg}: {len(covered)} releases read ({fetched} fetched, {len(covered) - fetched} from cache)")
         arch_records["releases"][pkg] = covered
         feat_records["releases"][pkg] = covered
+        yanked = fetcher.yanked(covered)
+        if yanked is not None:
+            arch_records.setdefault("yanked", {})[pkg] = yanked
         if pkg == "transformers":
             arch_records[pkg] = {
                 "model_types": build_section(covered, per_release, "model_types", today),
@@ -764,11 +794,11 @@ def main(argv: Optional[List[str]] = None) -> int:
                 )
             }
             feat_records[pkg] = {"quant_method": build_section(covered, per_release, "quant_methods", today)}
-            _check_previously_supported(covered, per_release, arch_records[pkg]["architectures"], gaps)
+            _check_previously_supported(covered, per_release, arch_records[pkg]["architectures"], notes)
         else:
             arch_records[pkg] = {"architectures": build_section(covered, per_release, "architectures", today)}
 
-    order = ["transformers", "vllm", "sglang", "releases"]
+    order = ["transformers", "vllm", "sglang", "releases", "yanked"]
     arch_env = {
         "table": "architectures", "schema": 1, "generated_by": GENERATED_BY, "generated": today,
         "description": ARCH_DESCRIPTION,
@@ -779,11 +809,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         "description": FEAT_DESCRIPTION,
         "records": {k: feat_records[k] for k in order if k in feat_records},
     }
-    changed = write_table(OUT_ARCH, arch_env, args.force_write) + write_table(OUT_FEAT, feat_env, args.force_write)
-    for line in changed:
+    changed = write_table(out_arch, arch_env, args.force_write) + write_table(out_feat, feat_env, args.force_write)
+    for line in changed[:300]:
         print(line)
+    if len(changed) > 300:
+        print(f"... and {len(changed) - 300} more changes")
     if not changed:
         print("no fact changed" + ("; files rewritten (--force-write)" if args.force_write else "; files left as they were"))
+    for pkg in PACKAGES:
+        if pkg in arch_records:
+            counts = ", ".join(f"{len(v)} {k}" for k, v in arch_records[pkg].items())
+            rel = arch_records["releases"].get(pkg, [])
+            print(f"{pkg}: {counts}; {len(rel)} releases {rel[0] if rel else ''}..{rel[-1] if rel else ''}")
+    for n in notes:
+        print(f"note: {n}")
     for g in gaps:
         print(f"gap: {g}")
     print(f"done in {time.monotonic() - started:.0f}s")
@@ -791,20 +830,23 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _check_previously_supported(
-    releases: List[str], per_release: Dict[str, Dict[str, Any]], archs: Dict[str, Any], gaps: List[str]
+    releases: List[str], per_release: Dict[str, Dict[str, Any]], archs: Dict[str, Any], notes: List[str]
 ) -> None:
-    """vLLM's own _PREVIOUSLY_SUPPORTED_MODELS (newest release) names the last release of removed
-    architectures: report where our ranges disagree (they should not)."""
+    """vLLM's own ``_PREVIOUSLY_SUPPORTED_MODELS`` (newest release) names the last release of removed
+    architectures. Report where the minor release line disagrees with our ranges (read from the
+    registry itself, which is what vLLM serves)."""
     if not releases:
         return
     prev = per_release[releases[-1]].get("previously_supported", {})
     for arch, last in sorted(prev.items()):
         rec = archs.get(arch)
         if rec is None:
-            continue  # never in a registry dict we read (e.g. registered elsewhere)
+            continue  # never in a registry dict we read
         ours = rec["ranges"][-1][1]
-        if ours is None or (last and ours != last):
-            gaps.append(f"vllm {arch}: _PREVIOUSLY_SUPPORTED_MODELS says last {last}, ranges say {rec['ranges']}")
+        if ours is None or (last and Version(ours).release[:2] != Version(last).release[:2]):
+            notes.append(
+                f"vllm {arch}: its _PREVIOUSLY_SUPPORTED_MODELS says last {last}; the registry source says {rec['ranges']}"
+            )
 
 
 if __name__ == "__main__":
