@@ -70,3 +70,29 @@ def test_unused_suppression_is_reported(tmp_path: Path):
     (tmp_path / "requirements.txt").write_text("torch==2.4.0  # stacklint: ignore[SL601]\n")
     result, _ = run_scan(tmp_path, select=["SL601", "SL003"])
     assert findings_of(result, "SL003") == [{"code": "SL003", "path": "requirements.txt", "line": 1, "col": 15}]
+
+
+def _qwen_repo(root: Path, requirements: str) -> Path:
+    m = root / "models" / "qwen"
+    m.mkdir(parents=True)
+    (m / "config.json").write_text('{\n  "architectures": ["Qwen2ForCausalLM"],\n  "model_type": "qwen2"\n}\n')
+    (root / "requirements.txt").write_text(requirements)
+    return root
+
+
+def test_inline_suppression_hides_the_finding_and_is_used(tmp_path: Path):
+    _qwen_repo(tmp_path, "torch==2.4.0\ntransformers==4.36.2  # stacklint: ignore[SL101] -- remote code\n")
+    result, _ = run_scan(tmp_path, select=["SL101", "SL003"])
+    assert findings_of(result) == []
+
+
+def test_suppression_on_the_line_above(tmp_path: Path):
+    _qwen_repo(tmp_path, "# stacklint: ignore[SL101]\ntransformers==4.36.2\n")
+    result, _ = run_scan(tmp_path, select=["SL101", "SL003"])
+    assert findings_of(result) == []
+
+
+def test_suppression_of_another_code_does_not_hide(tmp_path: Path):
+    _qwen_repo(tmp_path, "transformers==4.36.2  # stacklint: ignore[SL102]\n")
+    result, _ = run_scan(tmp_path, select=["SL101"])
+    assert findings_of(result) == [{"code": "SL101", "path": "requirements.txt", "line": 1, "col": 1}]
