@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("topic", choices=("package", "model-type", "checkpoint", "gpu", "torch"))
     k.add_argument("name")
     k.add_argument("version", nargs="?")
+    k.add_argument("--format", choices=("text", "json"), default="text")
     return p
 
 
@@ -62,7 +63,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command == "knowledge":
             from stacklint.knowledge_cli import run as kn
 
-            return kn(args.topic, args.name, args.version)
+            return kn(args.topic, args.name, args.version, args.format == "json")
         _parser().print_help()
         return EXIT_ERROR
     except ConfigError as exc:

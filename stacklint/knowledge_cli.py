@@ -6,13 +6,52 @@ import sys
 from typing import Any, Optional
 
 
+_JSON = False
+
+
 def _print(obj: Any) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    if _JSON:
+        sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+    else:
+        sys.stdout.write("\n".join(_lines(obj, 0)) + "\n")
 
 
-def run(topic: str, name: str, version: Optional[str]) -> int:
+def _is_edge(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) == 3 and isinstance(x[0], str) and isinstance(x[1], str)
+
+
+def _lines(obj: Any, depth: int) -> "list[str]":
+    pad = "  " * depth
+    out = []
+    if isinstance(obj, dict):
+        for k in sorted(obj, key=lambda k: (k in ("source", "checked"), str(k))):
+            v = obj[k]
+            if isinstance(v, (dict, list)) and v and not (isinstance(v, list) and all(
+                    isinstance(x, (str, int, float)) for x in v)):
+                out.append(f"{pad}{k}:")
+                out.extend(_lines(v, depth + 1))
+            elif isinstance(v, list):
+                out.append(f"{pad}{k}: {', '.join(str(x) for x in v)}")
+            else:
+                out.append(f"{pad}{k}: {v}")
+    elif isinstance(obj, list):
+        for x in obj:
+            if _is_edge(x):
+                out.append(f"{pad}{x[0]}{x[1]}" + (f" ; {x[2]}" if x[2] else ""))
+            elif isinstance(x, (dict, list)):
+                out.extend(_lines(x, depth))
+            else:
+                out.append(f"{pad}{x}")
+    else:
+        out.append(f"{pad}{obj}")
+    return out
+
+
+def run(topic: str, name: str, version: Optional[str], as_json: bool = False) -> int:
     from stacklint.config import ConfigError
 
+    global _JSON
+    _JSON = as_json
     try:
         if topic == "package":
             from stacklint.knowledge import packages

@@ -160,3 +160,13 @@ def test_rules_and_explain(tmp_path: Path):
 def test_version():
     r = sl("--version", cwd=ROOT)
     assert r.stdout.startswith("stacklint ")
+
+
+def test_knowledge_query_shows_fact_and_source(tmp_path: Path):
+    r = sl("knowledge", "package", "vllm", "0.6.3", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "torch==2.4.0" in r.stdout and "source: pypi:vllm==0.6.3" in r.stdout
+    r = sl("knowledge", "model-type", "qwen2", "--format", "json", cwd=tmp_path)
+    assert json.loads(r.stdout)["transformers"]["min_version"] == "4.37.0"
+    r = sl("knowledge", "package", "no-such-package", cwd=tmp_path)
+    assert r.returncode == 2 and "no releases" in r.stderr
