@@ -1,11 +1,12 @@
 """Environment compatibility: library versions against the models and each other (SL1xx)."""
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Set, Tuple
+import re
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from stacklint.checks._common import allowed
 from stacklint.findings import Finding, Location, Related
-from stacklint.model import Constraint, ModelRef, Stack
+from stacklint.model import Constraint, InstallSet, ModelRef, Stack
 from stacklint.registry import check
 
 _ARCH_EVIDENCE = (
@@ -91,4 +92,534 @@ def _too_old(c: Constraint, model_type: str, where: Location, first: str, ref: M
                    key=f"{model_type}|{spec}")
 
 
-__all__: List[str] = []
+
+# -- SL102: pins that cannot be installed together ------------------------------------
+
+_PIN_EVIDENCE = (
+    "https://github.com/QwenLM/Qwen2.5/issues/1103",  # qwen25-201 (Dependency Library Compatibility record; thread not re-read)
+    "https://github.com/QwenLM/Qwen/issues/988",  # qwen1-171 (Dependency Library Compatibility record; thread not re-read)
+)
+
+
+def _grouped(s: InstallSet, python: str) -> Dict[str, List[Constraint]]:
+    """Constraints of the set on packages the knowledge base tracks, by name."""
+    from stacklint.checks import _envlib as E
+    from stacklint.knowledge import packages
+
+    out: Dict[str, List[Constraint]] = {}
+    for c in s.constraints:
+        if c.url or not E.constraint_applies(c, python) or not packages.known(c.name):
+            continue
+        out.setdefault(c.name, []).append(c)
+    return out
+
+
+def _set_candidates(s: InstallSet) -> Tuple[str, Dict[str, List[Constraint]], Dict[str, List[str]]]:
+    from stacklint.checks import _envlib as E
+
+    py = E.python_of(s)
+    groups = _grouped(s, py)
+    cands = {n: E.candidates(cs) for n, cs in groups.items()}
+    return py, groups, cands
+
+
+@check(code="SL102", name="incompatible-pins", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="Two requirements of one install set admit no pair of releases that can be installed together.",
+       evidence=_PIN_EVIDENCE)
+def incompatible_pins(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Resolves every install set (a requirements file with its includes, a pyproject dependency
+    group, a conda environment, a Dockerfile stage) statically against the release metadata in
+    stacklint's knowledge base: for each pair of constrained packages A and B, it checks whether
+    *any* release of A the stack admits accepts *any* release of B the stack admits (A's
+    `Requires-Dist` on B). It also reports two pins that need disjoint versions of a third package
+    the stack leaves unpinned (`vllm==0.6.3` needs `torch==2.4.0`, `xformers==0.0.26.post1` needs
+    `torch==2.3.0`).
+
+    ## Why is this bad?
+    pip stops with `ResolutionImpossible`, or — when the packages are installed by separate
+    `pip install` commands — silently replaces one side, so the other imports a library it was not
+    built for (`undefined symbol`, `ImportError`, `AttributeError` at run time).
+
+    ## Example
+    ```
+    vllm==0.6.3
+    torch==2.3.1
+    ```
+
+    ## Use instead
+    ```
+    vllm==0.6.3
+    torch==2.4.0
+    ```
+
+    ## Known false alarms
+    Only releases in the knowledge base are considered; constraints that admit no known release,
+    releases whose metadata could not be read, URLs and constraints under markers that do not hold
+    on Linux x86_64 are never reported. A finding means no combination of known releases works.
+    """
+    seen: Set[Tuple[Location, Location]] = set()
+    overrides = _uv_overrides(stack)
+    for s in stack.install_sets:
+        py, groups, cands = _set_candidates(s)
+        skip = _overridden(s, overrides)
+        live = {n: cs for n, cs in groups.items() if cands[n] and n not in skip}
+        non_cuda = _non_cuda_torch(s)
+        for a, a_cs in live.items():
+            for b, b_cs in live.items():
+                if a == b or (non_cuda and a in _TORCH_FAMILY and b in _CUDA_ONLY_DEPS):
+                    continue
+                f = _pair_conflict(a, a_cs, cands[a], b, b_cs, cands, py)
+                if f is not None and (a_cs[0].location, b_cs[0].location) not in seen:
+                    seen.add((a_cs[0].location, b_cs[0].location))
+                    yield f
+        yield from _shared_dep_conflicts(live, cands, py, seen)
+
+
+_TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+_CUDA_ONLY_DEPS = ("triton",)  # CUDA wheels of torch need them; cpu/rocm/xpu builds need others
+
+
+def _non_cuda_torch(s: InstallSet) -> bool:
+    """torch comes from a cpu/rocm/xpu index or carries such a local label: its metadata differs."""
+    for st in s.index_urls:
+        url = str(st.value).lower()
+        if re.search(r"/whl/(?:nightly/)?(?:cpu|rocm|xpu)", url):
+            return True
+    return any(c.name in _TORCH_FAMILY and c.local and re.match(r"(?:cpu|rocm|xpu)", c.local)
+               for c in s.constraints)
+
+
+def _uv_overrides(stack: Stack) -> List[Tuple[str, Set[str]]]:
+    """(directory, names) of `[tool.uv] override-dependencies`: deliberate overrides of metadata."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    out: List[Tuple[str, Set[str]]] = []
+    for path, kind in stack.kinds.items():
+        if kind != "pyproject":
+            continue
+        for doc in stack.docs.get(path) or []:
+            deps = doc.get("tool", "uv", "override-dependencies")
+            if not isinstance(deps, list):
+                continue
+            names = set()
+            for d in deps:
+                try:
+                    names.add(canonicalize_name(Requirement(str(d)).name))
+                except InvalidRequirement:
+                    continue
+            out.append((path.rsplit("/", 1)[0] if "/" in path else ".", names))
+    return out
+
+
+def _overridden(s: InstallSet, overrides: List[Tuple[str, Set[str]]]) -> Set[str]:
+    out: Set[str] = set()
+    for d, names in overrides:
+        if d == "." or s.dir == d or s.dir.startswith(d + "/"):
+            out |= names
+    return out
+
+
+def _pair_conflict(a: str, a_cs: List[Constraint], a_rel: List[str], b: str, b_cs: List[Constraint],
+                   cands: Dict[str, List[str]], py: str) -> Optional[Finding]:
+    from stacklint.checks import _envlib as E
+
+    b_rel = cands[b]
+    needed: List[str] = []
+    for ra in a_rel:
+        req = E.requirement_on(a, ra, b, py)
+        if req is None or not str(req):
+            return None
+        if any(E.admits(req, rb) for rb in reversed(b_rel)):
+            return None
+        if str(req) not in needed:
+            needed.append(str(req))
+    ca, cb = a_cs[0], b_cs[0]
+    a_txt = E.describe(ca)
+    if len(a_rel) == 1:
+        want = f"requires {b}{needed[0]}"
+    else:
+        want = f"admits no release that accepts it (they require {', '.join(b + n for n in needed[:3])}" + \
+               (", ..." if len(needed) > 3 else "") + ")"
+    others = {n: rs for n, rs in cands.items() if n != a and rs}
+    newest_ok = E.newest_where(E.releases(a), lambda r: _accepts_all(a, r, others, py))
+    hint = f"pin {b}{needed[-1]}"
+    if newest_ok:
+        hint += f", or use {a}=={newest_ok} (the newest {a} that accepts the other pins of this set)"
+    verb = "pinned" if cb.exact() is not None else "required"
+    msg = (f"{a_txt} ({ca.location.path}:{ca.location.line}) {want}, but {E.describe(cb)} is {verb} "
+           f"({cb.location.path}:{cb.location.line}) — {hint}")
+    return Finding("SL102", ca.location, msg, hint=hint,
+                   related=(Related(cb.location, f"{E.describe(cb)} conflicts with {a_txt}"),),
+                   key=f"{a_txt}|{E.describe(cb)}")
+
+
+def _accepts_all(a: str, ra: str, others: Dict[str, List[str]], py: str) -> bool:
+    """Whether release ``ra`` of ``a`` has known metadata accepting some admitted release of every other pin."""
+    from stacklint.checks import _envlib as E
+
+    es = E.edges(a, ra, py)
+    if es is None:
+        return False
+    for dep, spec in es:
+        rels = others.get(dep)
+        if rels and str(spec) and not any(E.admits(spec, r) for r in rels):
+            return False
+    return True
+
+
+def _shared_dep_conflicts(live: Dict[str, List[Constraint]], cands: Dict[str, List[str]], py: str,
+                          seen: Set[Tuple[Location, Location]]) -> Iterator[Finding]:
+    """Two pins that need disjoint releases of a package the set does not constrain itself."""
+    from stacklint.checks import _envlib as E
+
+    names = sorted(n for n in live if len(cands[n]) <= 6)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            deps: Set[str] = set()
+            for ra in cands[a]:
+                for d, _s in E.edges(a, ra, py) or ():
+                    deps.add(d)
+            for dep in sorted(deps):
+                if dep in live or dep in (a, b):
+                    continue
+                dep_rel = E.releases(dep)
+                if not dep_rel:
+                    continue
+                clash = _disjoint(a, cands[a], b, cands[b], dep, dep_rel, py)
+                if clash is None:
+                    continue
+                ca, cb = live[a][0], live[b][0]
+                if (ca.location, cb.location) in seen:
+                    continue
+                seen.add((ca.location, cb.location))
+                ra_spec, rb_spec = clash
+                msg = (f"{E.describe(ca)} ({ca.location.path}:{ca.location.line}) needs {dep}{ra_spec} but "
+                       f"{E.describe(cb)} ({cb.location.path}:{cb.location.line}) needs {dep}{rb_spec}: no {dep} "
+                       f"release satisfies both — choose releases of {a} and {b} built for the same {dep}")
+                yield Finding("SL102", ca.location, msg,
+                              hint=f"choose releases of {a} and {b} that agree on {dep}",
+                              related=(Related(cb.location, f"{E.describe(cb)} needs {dep}{rb_spec}"),),
+                              key=f"{E.describe(ca)}|{E.describe(cb)}|{dep}")
+                break
+
+
+def _disjoint(a: str, a_rel: List[str], b: str, b_rel: List[str], dep: str, dep_rel: List[str],
+              py: str) -> Optional[Tuple[str, str]]:
+    from stacklint.checks import _envlib as E
+
+    example: Optional[Tuple[str, str]] = None
+    for ra in a_rel:
+        sa = E.requirement_on(a, ra, dep, py)
+        if sa is None or not str(sa):
+            return None
+        for rb in b_rel:
+            sb = E.requirement_on(b, rb, dep, py)
+            if sb is None or not str(sb):
+                return None
+            if any(E.admits(sa, r) and E.admits(sb, r) for r in dep_rel):
+                return None
+            example = example or (str(sa), str(sb))
+    return example
+
+
+# -- SL103: serving engine too old for the model --------------------------------------
+
+_ENGINE_EVIDENCE = (
+    "https://github.com/QwenLM/Qwen2.5/issues/65",  # qwen25-13 (Dependency record; thread not re-read)
+    "https://github.com/QwenLM/Qwen2.5/issues/77",  # qwen25-17 (Dependency record; thread not re-read)
+    "https://github.com/vllm-project/vllm/issues/3463",  # Qwen2ForCausalLM not supported in vLLM 0.2.4; added in 0.3.0
+)
+_IMAGE_VERSION = (
+    (re.compile(r"(?:^|/)vllm-openai:v?(\d+\.\d+\.\d+(?:\.post\d+)?)(?![\w.])"), "vllm"),
+    (re.compile(r"(?:^|/)lmsysorg/sglang:v?(\d+\.\d+\.\d+(?:\.post\d+)?)"), "sglang"),
+)
+
+
+def image_engine_version(image: str) -> Optional[Tuple[str, str]]:
+    """(package, version) an official engine image tag states (`vllm/vllm-openai:v0.4.0`)."""
+    for rx, pkg in _IMAGE_VERSION:
+        m = rx.search(image or "")
+        if m:
+            return pkg, m.group(1)
+    return None
+
+
+@check(code="SL103", name="serving-engine-too-old-for-model", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="The vLLM / SGLang release the stack pins (or its image tag) predates support for the served model's architecture.",
+       evidence=_ENGINE_EVIDENCE)
+def serving_engine_too_old_for_model(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For every vLLM or SGLang serving job (CLI, compose/k8s container, Dockerfile CMD, `LLM(...)`
+    in a script) whose model is a local model directory, joins the model's `architectures` with
+    the engine version the stack installs (a pin in the job's environment, or the tag of an
+    official `vllm/vllm-openai:vX` / `lmsysorg/sglang:vX` image) and reports versions that predate
+    support for the architecture.
+
+    ## Why is this bad?
+    The engine refuses the model at start-up: `ValueError: Model architectures ['Qwen2ForCausalLM']
+    are not supported for now`.
+
+    ## Example
+    ```
+    # requirements.txt
+    vllm==0.2.7
+    # serve.sh
+    vllm serve ./models/qwen2   # config.json: "architectures": ["Qwen2ForCausalLM"]
+    ```
+
+    ## Use instead
+    ```
+    vllm>=0.3.0
+    ```
+
+    ## Known false alarms
+    Architectures the engine never supported natively (remote code, out-of-tree plugins) are not
+    reported; only local model directories are judged.
+    """
+    from stacklint.knowledge import architectures
+
+    seen: Set[Tuple[str, str, str, int]] = set()
+    for job in stack.serving_jobs():
+        if job.framework not in ("vllm", "sglang") or job.model is None:
+            continue
+        ref = job.model
+        if ref.local is None or not ref.local.architectures:
+            continue
+        arch = ref.local.architectures[0]
+        first = architectures.min_version(job.framework, architecture=arch)
+        if first is None:
+            continue
+        rels = architectures.releases(job.framework)
+        where = ref.local.config.loc("architectures") if ref.local.config is not None else ref.location
+        for src_loc, spec_text, admitted in _engine_versions(stack, job, rels):
+            if not admitted or any(architectures.supported(job.framework, r, architecture=arch) is not False
+                                   for r in admitted):
+                continue
+            key = (arch, src_loc.path, src_loc.path, src_loc.line)
+            if key in seen:
+                continue
+            seen.add(key)
+            msg = (f"{job.framework}{spec_text} ({src_loc.path}:{src_loc.line}) cannot serve {arch} "
+                   f"({where.path}:{where.line}); support was added in {job.framework} {first}")
+            yield Finding("SL103", src_loc, msg, hint=f"use {job.framework}>={first}",
+                          related=(Related(where, f"{arch} needs {job.framework}>={first}"),
+                                   Related(job.location, "served here")),
+                          key=f"{arch}|{job.framework}{spec_text}")
+
+
+def _engine_versions(stack: Stack, job, rels: List[str]) -> Iterator[Tuple[Location, str, List[str]]]:  # type: ignore[no-untyped-def]
+    image = job.extra.get("image") or ""
+    hit = image_engine_version(image)
+    if hit is not None and hit[0] == job.framework:
+        yield job.location, f"=={hit[1]} (image {image})", [hit[1]]
+        return
+    for s in stack.environment(job.location.path):
+        for c in s.get(job.framework):
+            adm = allowed(c, rels)
+            yield c.location, str(c.specifier) or "", adm
+
+
+# -- SL104: rope_scaling format newer than transformers ---------------------------------
+
+_ROPE_EVIDENCE = (
+    "https://github.com/meta-llama/llama3/issues/299",  # llama3-32: rope_scaling must have two fields
+)
+
+
+# Config classes whose `_rope_scaling_validation` rejected any dict but {type, factor} before the
+# rope_type rework (transformers 4.43): https://github.com/huggingface/transformers/pull/32135
+_ROPE_VALIDATED = frozenset({"llama", "falcon", "gpt_neox", "persimmon", "phi", "stablelm", "fuyu",
+                             "open-llama", "idefics"})
+
+
+@check(code="SL104", name="rope-scaling-too-new-for-transformers", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="The model's rope_scaling uses a rope_type (Llama 3.1 `llama3`, `yarn`, ...) the pinned transformers cannot parse.",
+       evidence=_ROPE_EVIDENCE)
+def rope_scaling_too_new_for_transformers(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reads `rope_scaling.rope_type` (or the older `type`) of every local model config and reports
+    transformers constraints under which no release knows that RoPE type.
+
+    ## Why is this bad?
+    Loading the config fails before any weight is read: `ValueError: rope_scaling must be a
+    dictionary with two fields, type and factor, got {'factor': 8.0, 'high_freq_factor': 4.0, ...,
+    'rope_type': 'llama3'}` (Llama 3.1 with transformers < 4.43).
+
+    ## Example
+    ```
+    # requirements.txt
+    transformers==4.40.0
+    # llama31/config.json
+    "rope_scaling": {"rope_type": "llama3", "factor": 8.0, ...}
+    ```
+
+    ## Use instead
+    ```
+    transformers>=4.43.0
+    ```
+    """
+    from stacklint.knowledge import architectures
+
+    seen: Set[Tuple[str, int, str]] = set()
+    rels = architectures.releases("transformers")
+    for ref in stack.models:
+        if ref.local is None:
+            continue
+        got = ref.config_value("rope_scaling")
+        if got is None or not isinstance(got[0], dict):
+            continue
+        rs, where = got
+        rtype = rs.get("rope_type", rs.get("type"))
+        if not isinstance(rtype, str):
+            continue
+        first = architectures.rope_type_min_version(rtype)
+        mt = ref.local.model_type
+        if first is None or mt not in _ROPE_VALIDATED:
+            continue  # other configs ignored unknown rope_scaling keys instead of failing
+        for s in stack.environment(ref.location.path):
+            for c in s.get("transformers"):
+                adm = allowed(c, rels)
+                if not adm or any(architectures.rope_type_supported(r, rtype) is not False for r in adm):
+                    continue
+                key = (c.location.path, c.location.line, where.path)
+                if key in seen:
+                    continue
+                seen.add(key)
+                spec = str(c.specifier) or "(any)"
+                msg = (f"transformers{spec} ({c.location.path}:{c.location.line}) cannot parse rope_scaling "
+                       f"rope_type \"{rtype}\" ({where.path}:{where.line}); it was added in transformers {first}")
+                yield Finding("SL104", c.location, msg, hint=f"require transformers>={first}",
+                              related=(Related(where, f"rope_type \"{rtype}\" needs transformers>={first}"),),
+                              key=f"{rtype}|{spec}")
+
+
+# -- SL105: NumPy 2 with a torch built against NumPy 1 ----------------------------------
+
+# torch wheels before 2.3 were compiled against NumPy 1.x; NumPy 2 breaks their numpy bridge
+# ("A module that was compiled using NumPy 1.x cannot be run in NumPy 2.0.0", then
+# `RuntimeError: Could not infer dtype of numpy.float32` / "Numpy is not available").
+_NUMPY2_FIRST_TORCH = "2.3.0"
+_NUMPY2_EVIDENCE = (
+    "https://github.com/pytorch/pytorch/issues/107302",  # NumPy 2.0 support tracker (torch 2.3)
+    "https://github.com/ai2cm/ace/issues/378",  # torch.tensor(ndarray) fails under NumPy 2
+    "https://github.com/QwenLM/Qwen/issues/988",  # qwen1-171 (Dependency Library Compatibility record; thread not re-read)
+)
+
+
+@check(code="SL105", name="numpy2-with-torch-built-for-numpy1", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="The stack requires NumPy 2 together with a torch release (< 2.3) compiled against NumPy 1.",
+       evidence=_NUMPY2_EVIDENCE)
+def numpy2_with_old_torch(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports install sets whose numpy constraint admits only NumPy 2 releases while their torch
+    constraint admits only releases older than 2.3 (wheels compiled against NumPy 1.x).
+
+    ## Why is this bad?
+    pip installs both (torch declares no numpy bound), then `import torch` prints "A module that was
+    compiled using NumPy 1.x cannot be run in NumPy 2.0.0" and every tensor/ndarray conversion
+    fails: `RuntimeError: Numpy is not available`, `Could not infer dtype of numpy.float32`.
+
+    ## Example
+    ```
+    torch==2.1.2
+    numpy>=2.0
+    ```
+
+    ## Use instead
+    ```
+    torch==2.1.2
+    numpy<2
+    ```
+
+    ## Known false alarms
+    Unpinned numpy is not reported (another package of the set may cap it below 2).
+    """
+    from stacklint.checks import _envlib as E
+
+    for s in stack.install_sets:
+        py = E.python_of(s)
+        np_cs = [c for c in s.get("numpy") if E.constraint_applies(c, py) and not c.url]
+        torch_cs = [c for c in s.get("torch") if E.constraint_applies(c, py) and not c.url]
+        if not np_cs or not torch_cs or not any(c.bounded for c in np_cs):
+            continue
+        np_rel, torch_rel = E.candidates(np_cs), E.candidates(torch_cs)
+        if not np_rel or not torch_rel:
+            continue
+        if any(E.V(r) < E.V("2.0.0") for r in np_rel):  # type: ignore[operator]
+            continue
+        if any(E.V(r) >= E.V(_NUMPY2_FIRST_TORCH) for r in torch_rel):  # type: ignore[operator]
+            continue
+        n, t = np_cs[0], torch_cs[0]
+        msg = (f"{E.describe(n)} ({n.location.path}:{n.location.line}) installs NumPy 2, but "
+               f"{E.describe(t)} ({t.location.path}:{t.location.line}) was compiled against NumPy 1.x — "
+               f"pin numpy<2 or torch>={_NUMPY2_FIRST_TORCH}")
+        yield Finding("SL105", n.location, msg, hint=f"pin numpy<2 or torch>={_NUMPY2_FIRST_TORCH}",
+                      related=(Related(t.location, f"{E.describe(t)} needs numpy<2"),),
+                      key=f"{E.describe(n)}|{E.describe(t)}")
+
+
+# -- SL106: Python outside a pinned package's Requires-Python ---------------------------
+
+_PY_EVIDENCE = (
+    "https://github.com/QwenLM/Qwen/issues/1199",  # qwen1-201 (System Architecture Compatibility record; thread not re-read)
+)
+
+
+@check(code="SL106", name="python-outside-requires-python", severity="error",
+       category="Environment Compatibility Issues", subcategory="System Architecture Compatibility",
+       summary="The stack's Python (base image tag, conda python=) is outside Requires-Python of every release a pin admits.",
+       evidence=_PY_EVIDENCE)
+def python_outside_requires_python(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    When an install set runs exactly one Python minor (a `python:3.8` / `*-py3.8` image tag, conda
+    `python=3.8`), checks every constrained package against the `Requires-Python` of the releases
+    the constraint admits.
+
+    ## Why is this bad?
+    pip finds no installable release: `ERROR: Could not find a version that satisfies the
+    requirement vllm==0.6.3` / "Requires-Python >=3.9".
+
+    ## Example
+    ```
+    FROM python:3.8-slim
+    RUN pip install vllm==0.6.3
+    ```
+
+    ## Use instead
+    ```
+    FROM python:3.10-slim
+    ```
+
+    ## Known false alarms
+    Ranges such as `requires-python = ">=3.8"` are not judged (a newer Python satisfies them).
+    """
+    from stacklint.checks import _envlib as E
+    from stacklint.knowledge import packages
+
+    for s in stack.install_sets:
+        ex = E.exact_python(s)
+        if ex is None:
+            continue
+        minor = ex[0]
+        pyloc = s.python[0].location
+        for c in s.constraints:
+            if c.url or not packages.known(c.name) or not E.constraint_applies(c, minor):
+                continue
+            rels = E.candidates([c])
+            if not rels:
+                continue
+            specs = [packages.requires_python(c.name, r) for r in rels]
+            if any(sp is None or E.spec_of(sp) is None for sp in specs):
+                continue
+            if any(E.spec_of(sp).contains(minor + ".0", prereleases=True) for sp in specs):  # type: ignore[union-attr]
+                continue
+            msg = (f"{E.describe(c)} ({c.location.path}:{c.location.line}) requires Python {specs[0]}, but the "
+                   f"stack runs Python {minor} ({pyloc.path}:{pyloc.line}) — use a newer Python or an older release")
+            yield Finding("SL106", c.location, msg, hint=f"use Python matching {specs[0]}",
+                          related=(Related(pyloc, f"Python {minor}"),), key=f"{E.describe(c)}|{minor}")

@@ -185,6 +185,8 @@ def command_job(stack: Stack, cmd: Command, path: str, context: str, image: str 
     loc = Location(path, cmd.line, cmd.col)
     kind = "serving" if engine in ("vllm", "sglang", "tgi") else "training"
     job = Job(kind, engine, loc, settings=flags, command=cmd, context=context, gpus=gpus)
+    if image:
+        job.extra["image"] = image
     job.env = dict(env or {})
     job.env.update(cmd.env)
     model: Optional[Setting] = None

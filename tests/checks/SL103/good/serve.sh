@@ -1,0 +1,1 @@
+vllm serve ./models/qwen2 --port 8000
