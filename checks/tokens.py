@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
-from stacklint.findings import Finding
+from stacklint.findings import Finding, Location, Related
 from stacklint.model import ModelDir, Stack
 from stacklint.registry import check
 
@@ -104,3 +104,241 @@ def chat_model_without_chat_template(stack: Stack) -> Iterator[Finding]:
                       hint="add the base model's chat template (tokenizer_config.json \"chat_template\" "
                            "or a chat_template.jinja file)",
                       key=md.dir)
+
+
+# -- end-of-turn and special-token ids -------------------------------------------------
+
+def _ids(value: Any) -> List[int]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+    return []
+
+
+def end_of_turn(md: ModelDir) -> Optional[Tuple[str, Location]]:
+    """The special token the chat template writes right after an assistant reply."""
+    from stacklint.checks import _templates as T
+
+    ids = T.token_ids(md)
+    if not ids:
+        return None
+    for tmpl in T.templates(md):
+        tr = T.trial(tmpl.text, T.specials(md))
+        if not tr.ok or T.SENTINEL not in tr.output:
+            continue
+        tail = tr.output.split(T.SENTINEL, 1)[1]
+        best = None
+        for tok in ids:
+            if len(tok) < 3:
+                continue
+            i = tail.find(tok)
+            if i >= 0 and (best is None or i < best[0]):
+                best = (i, tok)
+        if best is not None and not tail[:best[0]].strip():
+            return best[1], tmpl.location
+    return None
+
+
+@check(code="SL602", name="generation-eos-misses-end-of-turn", severity="error",
+       category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
+       summary="The eos_token_id of generation_config.json does not include the chat template's end-of-turn token.",
+       evidence=("https://github.com/meta-llama/llama3/issues/203",
+                 "https://github.com/meta-llama/llama3/issues/246",
+                 "https://github.com/QwenLM/Qwen2.5/issues/779"))
+def generation_eos_misses_end_of_turn(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Renders the chat model's template on a fixture conversation, takes the special token written
+    right after an assistant reply (Llama-3 `<|eot_id|>`, Qwen/ChatML `<|im_end|>`, Gemma
+    `<end_of_turn>`, ...), and reports a `generation_config.json` whose `eos_token_id` does not
+    include that token's id.
+
+    ## Why is this bad?
+    `model.generate()` stops only on `generation_config.eos_token_id`. The model ends its turn with
+    the end-of-turn token, generation runs on past it, and the answer continues with
+    `assistant\\n\\n...` turns or repeats until `max_new_tokens` (the early Llama-3-8B-Instruct
+    upload shipped exactly this).
+
+    ## Example
+    ```
+    generation_config.json: {"eos_token_id": 128001}      # Llama-3 Instruct
+    chat template ends each turn with <|eot_id|> (128009)
+    ```
+
+    ## Use instead
+    `"eos_token_id": [128001, 128009]` (or pass `eos_token_id=[...]`/vLLM `stop_token_ids`).
+
+    ## Known false alarms
+    Base models (their template is unused) and remote-code tokenizers (tokenizer_config
+    `auto_map`, e.g. Qwen-7B-Chat) are not reported.
+    """
+    for md in stack.model_dirs.values():
+        gen = md.generation
+        if gen is None or not isinstance(gen.data, dict) or is_chat_model(md) is None:
+            continue
+        if md.tokenizer is not None and isinstance(md.tokenizer.data, dict) and md.tokenizer.data.get("auto_map"):
+            continue  # remote-code tokenizer: stop handling lives in its code
+        eos = _ids(gen.data.get("eos_token_id"))
+        if not eos:
+            continue
+        eot = end_of_turn(md)
+        if eot is None:
+            continue
+        from stacklint.checks import _templates as T
+
+        tok, tloc = eot
+        tid = T.token_ids(md).get(tok)
+        if tid is None or tid in eos:
+            continue
+        loc = gen.loc("eos_token_id")
+        yield Finding("SL602", loc,
+                      f"eos_token_id {gen.data.get('eos_token_id')} ({loc.path}:{loc.line}) does not include "
+                      f"{tok} ({tid}), the end-of-turn token of the chat template ({tloc.path}:{tloc.line}); "
+                      f"generate() will not stop after the assistant's turn — add {tid} to eos_token_id",
+                      hint=f"set \"eos_token_id\": {sorted(set(eos + [tid]))}",
+                      related=(Related(tloc, f"template ends assistant turns with {tok}"),),
+                      key=f"{md.dir}:{tok}")
+
+
+_ID_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
+
+
+@check(code="SL603", name="special-token-id-outside-vocab", severity="error",
+       category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
+       summary="A bos/eos/pad token id in config.json or generation_config.json is >= vocab_size.",
+       evidence=("https://github.com/meta-llama/llama/issues/287",
+                 "https://github.com/QwenLM/Qwen2.5/issues/357"))
+def special_token_id_outside_vocab(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `bos_token_id`, `eos_token_id`, `pad_token_id` or `decoder_start_token_id` in a model's
+    `config.json` or `generation_config.json` that is not a valid row of the embedding
+    (`>= vocab_size`, or negative).
+
+    ## Why is this bad?
+    Padding or starting generation with that id indexes past the embedding matrix: "CUDA error:
+    device-side assert triggered" / "index out of range in self"; as an eos it can never be
+    produced, so generation never stops.
+
+    ## Example
+    ```
+    config.json: {"vocab_size": 32000, "pad_token_id": 32000}
+    ```
+
+    ## Use instead
+    Use an id inside the vocabulary, or `resize_token_embeddings` after adding the token and save
+    the new `vocab_size`.
+
+    ## Known false alarms
+    `-1` as "unset" (some Llama-1/2 conversions) is not reported.
+    """
+    for md in stack.model_dirs.values():
+        cfg = md.config
+        if cfg is None or not isinstance(cfg.data, dict):
+            continue
+        vocab = cfg.data.get("vocab_size")
+        if not isinstance(vocab, int) or isinstance(vocab, bool) or vocab <= 0:
+            text_cfg = cfg.data.get("text_config")
+            vocab = text_cfg.get("vocab_size") if isinstance(text_cfg, dict) else None
+            if not isinstance(vocab, int) or isinstance(vocab, bool) or vocab <= 0:
+                continue
+        vloc = cfg.loc("vocab_size")
+        for doc in (cfg, md.generation):
+            if doc is None or not isinstance(doc.data, dict):
+                continue
+            for key in _ID_KEYS:
+                bad = [i for i in _ids(doc.data.get(key)) if i >= vocab]
+                if not bad:
+                    continue
+                loc = doc.loc(key)
+                yield Finding("SL603", loc,
+                              f"{key} {bad[0]} ({loc.path}:{loc.line}) is outside the vocabulary: vocab_size is "
+                              f"{vocab} ({vloc.path}:{vloc.line}) — use an id below {vocab} or resize the embeddings",
+                              hint="set the id of a token that exists, or resize_token_embeddings and save vocab_size",
+                              related=(Related(vloc, f"vocab_size {vocab}"),),
+                              key=f"{loc.path}:{key}")
+
+
+@check(code="SL604", name="chat-template-syntax-error", severity="error",
+       category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
+       summary="The chat template does not compile as Jinja.",
+       evidence=("https://github.com/QwenLM/Qwen2.5-Coder/issues/152",
+                 "https://github.com/deepseek-ai/DeepSeek-Coder/issues/108"))
+def chat_template_syntax_error(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Compiles every chat template (tokenizer_config.json `chat_template`, `chat_template.jinja`,
+    `chat_template.json`) in Jinja2's immutable sandbox, with the extensions transformers enables
+    (loop controls, `{% generation %}`), and reports syntax errors.
+
+    ## Why is this bad?
+    `apply_chat_template`, vLLM's and SGLang's chat endpoints compile the template on the first
+    request: "jinja2.exceptions.TemplateSyntaxError: unexpected '}'" — every chat request fails.
+
+    ## Example
+    ```
+    {% for m in messages %}{{ m['content'] }{% endfor %}
+    ```
+
+    ## Use instead
+    Fix the template (test it with `tokenizer.apply_chat_template(msgs, tokenize=False)`).
+    """
+    from stacklint.checks import _templates as T
+
+    for md in stack.model_dirs.values():
+        for tmpl in T.templates(md):
+            err = T.compile_error(tmpl.text)
+            if err is None:
+                continue
+            msg, line = err
+            loc = tmpl.location if tmpl.location.path.endswith(".json") else Location(
+                tmpl.location.path, line, 1)
+            yield Finding("SL604", loc,
+                          f"chat template {tmpl.name!r} ({tmpl.location.path}) does not compile: {msg} "
+                          f"(template line {line}) — every chat request will fail",
+                          hint="fix the Jinja syntax of the template", key=f"{tmpl.location.path}:{tmpl.name}")
+
+
+@check(code="SL605", name="chat-template-render-fails", severity="warning",
+       category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
+       summary="The chat template raises when rendered on ordinary conversations.",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/816",
+                 "https://github.com/deepseek-ai/DeepSeek-Coder/issues/74"))
+def chat_template_render_fails(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Renders each compiling chat template in the sandbox (with transformers' `raise_exception`
+    and `strftime_now` globals, a time and an output-size limit) on fixture conversations: with
+    and without a system turn, string and list (`[{"type": "text"}]`) contents, and
+    `add_generation_prompt` on and off. Reports templates for which every variant fails.
+
+    ## Why is this bad?
+    The template raises `UndefinedError`/`TypeError` on real requests, so `apply_chat_template`
+    and OpenAI-compatible servers fail with a 400/500 on every chat call.
+
+    ## Example
+    ```
+    {{ messages[0]['content'][0]['text'] }}   # breaks on string contents
+    ```
+
+    ## Use instead
+    Guard the access (`{% if message['content'] is string %}`) and test the template on a
+    system + user + assistant conversation.
+
+    ## Known false alarms
+    A template that refuses a conversation on purpose (`raise_exception("System role not
+    supported")`) is not a failure; fixture variants without a system turn are tried.
+    """
+    from stacklint.checks import _templates as T
+
+    for md in stack.model_dirs.values():
+        for tmpl in T.templates(md):
+            if T.compile_error(tmpl.text) is not None:
+                continue
+            tr = T.trial(tmpl.text, T.specials(md))
+            if tr.ok:
+                continue
+            yield Finding("SL605", tmpl.location,
+                          f"chat template {tmpl.name!r} ({tmpl.location.path}:{tmpl.location.line}) fails on a "
+                          f"plain user/assistant conversation: {tr.error[:200]}",
+                          hint="fix the template so it renders system/user/assistant turns with string contents",
+                          key=f"{tmpl.location.path}:{tmpl.name}")

@@ -15,7 +15,7 @@ from stacklint import jobs as J
 from stacklint.config import Limits
 from stacklint.discover import Candidate, Walk, dirname
 from stacklint.findings import Location
-from stacklint.load import ReadError, read_text, sniff
+from stacklint.load import ReadError, read_blob, read_text, sniff
 from stacklint.model import Constraint, InstallSet, ModelDir, Setting, Stack
 from stacklint.parsers import dockerfile, jsonfile, python, requirements, shell, yamlfile
 from stacklint.parsers.base import Doc, ParseError, TextFile
@@ -59,6 +59,9 @@ def _load_one(stack: Stack, cand: Candidate, limits: Limits, req_docs: Dict[str,
     path = cand.display
     if kind in (K.SAFETENSORS, K.MODEL_ASSET):
         stack.kinds[path] = kind
+        blob = read_blob(cand.abspath, safetensors=kind == K.SAFETENSORS, max_header=limits.max_file_size)
+        if blob is not None:
+            stack.blobs[path] = blob
         return
     try:
         text = read_text(cand.abspath, limits.max_file_size)

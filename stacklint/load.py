@@ -2,11 +2,19 @@
 from __future__ import annotations
 
 import codecs
+import json
 import os
 import re
-from typing import Optional, Tuple
+import stat
+import struct
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from stacklint.discover import JSON, PYTHON, SHELL, YAML
+
+if TYPE_CHECKING:
+    from stacklint.model import Blob
+
+HEAD_BYTES = 512
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -91,3 +99,62 @@ def sniff(kind: str, text: str) -> Optional[str]:
 def split_ext(name: str) -> Tuple[str, str]:
     base, ext = os.path.splitext(name)
     return base, ext.lower()
+
+
+def read_blob(abspath: str, *, safetensors: bool, max_header: int) -> "Optional[Blob]":
+    """Size and first bytes of a binary model file; for safetensors the 8-byte length and the
+    JSON header only (never tensor data). None when the file cannot be opened."""
+    from stacklint.model import Blob
+
+    try:
+        fd = os.open(abspath, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        size = st.st_size
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            head = fh.read(HEAD_BYTES)
+            if not safetensors or head.startswith(b"version https://git-lfs"):
+                return Blob(size, head)
+            if size < 8:
+                return Blob(size, head, st_error=f"file is {size} bytes, shorter than the 8-byte header length")
+            (n,) = struct.unpack("<Q", head[:8])
+            if n > size - 8:
+                return Blob(size, head, n, f"header length {n} exceeds the file size {size}")
+            if n > max_header:
+                return Blob(size, head, n)  # too large to judge within the limits
+            fh.seek(8)
+            raw = fh.read(n)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return _safetensors_header(size, head, n, raw)
+
+
+def _safetensors_header(size: int, head: bytes, n: int, raw: bytes) -> "Blob":
+    from stacklint.model import Blob
+
+    try:
+        header = json.loads(raw.decode("utf-8").rstrip(" "))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return Blob(size, head, n, f"the {n}-byte JSON header is not valid JSON")
+    if not isinstance(header, dict):
+        return Blob(size, head, n, "the JSON header is not an object")
+    end = 0
+    for name, info in header.items():
+        if name == "__metadata__" or not isinstance(info, dict):
+            continue
+        offs = info.get("data_offsets")
+        if (not isinstance(offs, list) or len(offs) != 2 or not all(isinstance(o, int) for o in offs)
+                or offs[0] > offs[1]):
+            return Blob(size, head, n, f"tensor {name!r} has invalid data_offsets {offs!r}")
+        end = max(end, offs[1])
+    data = size - 8 - n
+    if end > data:
+        return Blob(size, head, n, f"tensors end at byte {end} of the data section but the file holds only "
+                                   f"{data} bytes of data (truncated download or copy)", end)
+    return Blob(size, head, n, None, end)

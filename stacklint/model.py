@@ -91,6 +91,22 @@ class InstallSet:
         return self.location.path.rsplit("/", 1)[0] if "/" in self.location.path else "."
 
 
+@dataclass(frozen=True)
+class Blob:
+    """What stacklint knows of a binary model file without reading it: its size, its first
+    bytes (at most 512), and for ``.safetensors`` a summary of the JSON header."""
+
+    size: int
+    head: bytes
+    st_header_len: Optional[int] = None  # the 8-byte little-endian header length
+    st_error: Optional[str] = None  # why the safetensors header is unreadable or inconsistent
+    st_data_end: Optional[int] = None  # largest data_offsets end named by the header
+
+    @property
+    def lfs_pointer(self) -> bool:
+        return self.head.startswith(b"version https://git-lfs.github.com/spec/")
+
+
 @dataclass
 class ModelDir:
     """A Hugging Face model (or adapter) directory found in the tree."""
@@ -198,6 +214,7 @@ class Stack:
     target_platform: Optional[Setting] = None  # [target] platform, e.g. "linux/aarch64"
     target_python: Optional[Setting] = None  # [target] python, e.g. "3.11"
     failures: Dict[str, Tuple[str, str, int]] = field(default_factory=dict)  # path -> (kind, message, line)
+    blobs: Dict[str, Blob] = field(default_factory=dict)  # weights / tokenizer assets: head only
 
     # -- queries used by checks -------------------------------------------------
     def environment(self, path: str) -> List[InstallSet]:
