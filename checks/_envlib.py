@@ -134,3 +134,31 @@ def newest_where(rels: Iterable[str], pred) -> Optional[str]:  # type: ignore[no
         if pred(r):
             out = r
     return out
+
+
+# -- the torch/CUDA wheel table (knowledge/data/cuda.json) --------------------------------
+
+def torch_cuda_variants(version: str) -> Optional[List[str]]:
+    """Official wheel variants (`cu121`, `rocm6.1`, ...) of a torch release; None when unknown.
+    Uses the knowledge API when it exists, else reads the same table through the package data."""
+    try:
+        from stacklint.knowledge import cuda as K  # type: ignore[attr-defined]
+
+        got = K.torch_cuda_variants(version)
+        return list(got) if got is not None else None
+    except ImportError:
+        pass
+    rec = _cuda_table().get("torch", {}).get(version)
+    return list(rec["variants"]) if rec and rec.get("variants") else None
+
+
+@lru_cache(maxsize=1)
+def _cuda_table() -> Dict[str, Dict[str, dict]]:  # type: ignore[type-arg]
+    import json
+    from importlib import resources
+
+    try:
+        text = resources.files("stacklint.knowledge.data").joinpath("cuda.json").read_text("utf-8")
+        return json.loads(text).get("records", {})
+    except (OSError, ValueError, ModuleNotFoundError):
+        return {}

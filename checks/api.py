@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from stacklint.findings import Finding, Location, Related
+from stacklint.findings import Finding, Fix, Location, Related
 from stacklint.model import Constraint, Stack
 from stacklint.parsers.python import Call, PyDoc
 
@@ -95,13 +95,32 @@ def removed_keyword_argument(stack: Stack) -> Iterator[Finding]:
                     continue
                 arg = call.kwargs[row["name"]]
                 loc = Location(doc.path, arg.key_line or arg.line, arg.key_col or arg.col)
+                fix = _rename_fix(stack, doc.path, loc, row, call)
                 yield Finding("SL401", loc,
                               f"{call.short}({row['name']}=...) ({doc.path}:{loc.line}) was removed in "
                               f"{row['package']} {row['removed_in']}, and {c.raw} ({_loc(c)}) installs that "
                               f"or later — use {row['replacement']}",
                               hint=f"replace {row['name']}= with {row['replacement'].split('=')[0]}=",
-                              related=(Related(c.location, f"{c.raw}"),),
+                              related=(Related(c.location, f"{c.raw}"),), fix=fix,
                               key=f"{doc.path}:{call.short}:{row['name']}")
+
+
+def _rename_fix(stack: Stack, path: str, loc: Location, row: Dict[str, Any], call: Call) -> Optional[Fix]:
+    """A pure keyword rename (``replacement`` is a bare identifier, not already passed):
+    edit the keyword's name where the parser recorded it. Replacements that change the
+    value (``quantization_config=BitsAndBytesConfig(...)``) get no automatic fix."""
+    new = row.get("replacement", "")
+    if not isinstance(new, str) or not new.isidentifier() or new in call.kwargs:
+        return None
+    tf = stack.texts.get(path)
+    if tf is None:
+        return None
+    from stacklint.fix import rename_keyword
+
+    edit = rename_keyword(tf.text, path, loc.line, loc.col, row["name"], new)
+    if edit is None:
+        return None
+    return Fix(f"rename {row['name']}= to {new}=", (edit,))
 
 
 def _hf_from_pretrained(doc: PyDoc, call: Call) -> bool:

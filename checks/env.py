@@ -67,6 +67,8 @@ def transformers_too_old_for_model(stack: Stack) -> Iterator[Finding]:
         first = architectures.min_version("transformers", model_type=model_type)
         if first is None:
             continue  # remote code or unknown: not ours to judge
+        if _remote_code(stack, ref):
+            continue  # trust_remote_code with the checkpoint's own modelling code (auto_map)
         env_path = ref.location.path
         for s in stack.environment(env_path):
             for c in s.get("transformers"):
@@ -80,6 +82,18 @@ def transformers_too_old_for_model(stack: Stack) -> Iterator[Finding]:
                     continue
                 seen.add(key)
                 yield _too_old(c, model_type, where, first, ref)
+
+
+_TRUST_REMOTE = re.compile(r"trust[_-]remote[_-]code\s*[:=]\s*[\"']?true", re.I)
+
+
+def _remote_code(stack: Stack, ref: ModelRef) -> bool:
+    """The file naming a hub model enables trust_remote_code: transformers then loads the
+    checkpoint's own config/modelling code instead of needing native support."""
+    if ref.local is not None:
+        return False
+    tf = stack.texts.get(ref.location.path)
+    return bool(tf is not None and _TRUST_REMOTE.search(tf.text))
 
 
 def _too_old(c: Constraint, model_type: str, where: Location, first: str, ref: ModelRef) -> Finding:
@@ -97,8 +111,9 @@ def _too_old(c: Constraint, model_type: str, where: Location, first: str, ref: M
 
 _PIN_EVIDENCE = (
     "https://github.com/QwenLM/Qwen2.5/issues/1103",  # qwen25-201 (Dependency Library Compatibility record; thread not re-read)
-    "https://github.com/QwenLM/Qwen/issues/988",  # qwen1-171 (Dependency Library Compatibility record; thread not re-read)
 )
+# qwen1-171 (QwenLM/Qwen#988) was removed: read 2026 — a 72B LoRA run with lr stuck at 0 under
+# transformers 4.31.0 (maintainer: upgrade transformers); no conflicting pins in that thread.
 
 
 def _grouped(s: InstallSet, python: str) -> Dict[str, List[Constraint]]:
@@ -507,8 +522,8 @@ _NUMPY2_FIRST_TORCH = "2.3.0"
 _NUMPY2_EVIDENCE = (
     "https://github.com/pytorch/pytorch/issues/107302",  # NumPy 2.0 support tracker (torch 2.3)
     "https://github.com/ai2cm/ace/issues/378",  # torch.tensor(ndarray) fails under NumPy 2
-    "https://github.com/QwenLM/Qwen/issues/988",  # qwen1-171 (Dependency Library Compatibility record; thread not re-read)
 )
+# qwen1-171 removed: that thread (lr=0 with transformers 4.31) has nothing to do with NumPy 2.
 
 
 @check(code="SL105", name="numpy2-with-torch-built-for-numpy1", severity="error",
@@ -623,3 +638,260 @@ def python_outside_requires_python(stack: Stack) -> Iterator[Finding]:
                    f"stack runs Python {minor} ({pyloc.path}:{pyloc.line}) — use a newer Python or an older release")
             yield Finding("SL106", c.location, msg, hint=f"use Python matching {specs[0]}",
                           related=(Related(pyloc, f"Python {minor}"),), key=f"{E.describe(c)}|{minor}")
+
+
+# -- SL107: torch pinned to a CUDA variant that release was never built for ---------------
+
+_VARIANT_EVIDENCE = (
+    "https://github.com/pytorch/pytorch/blob/main/RELEASE.md#release-compatibility-matrix",
+)
+_WHL_INDEX = re.compile(r"/whl/(?:nightly/|test/)?(cu\d{2,3}|rocm\d+(?:\.\d+)*|cpu|xpu)/?$")
+
+
+def _cu(variant: str) -> Tuple[int, int]:
+    d = variant[2:]
+    return int(d[:-1]), int(d[-1])
+
+
+def _same_command(s: InstallSet, idx: Location, c: Constraint) -> bool:
+    """An index URL applies to the pip command it is written in (a requirements file: the file)."""
+    if s.kind == "requirements":
+        return True
+    return idx.path == c.location.path and idx.line == c.location.line
+
+
+def _primary_index_variant(s: InstallSet) -> Optional[Tuple[str, Location]]:
+    """The wheel variant of a `--index-url .../whl/cu121` that replaces the default index
+    (an extra index does not: pip still finds the default index's torch)."""
+    for st in s.index_urls:
+        if st.key not in ("-i", "--index-url"):
+            continue
+        m = _WHL_INDEX.search(str(st.value).strip().rstrip("/") + "/")
+        if m is None:
+            m = _WHL_INDEX.search(str(st.value).strip())
+        if m:
+            return m.group(1), st.location
+    return None
+
+
+@check(code="SL107", name="torch-cuda-variant-not-built", severity="error",
+       category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
+       summary="torch is pinned to a CUDA wheel variant (`+cu124`, `/whl/cu124` index) that this torch release was never built for.",
+       evidence=_VARIANT_EVIDENCE)
+def torch_cuda_variant_not_built(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For every exact torch pin, looks up the official wheel variants of that release (PyTorch's
+    release build matrix, in stacklint's knowledge base) and reports a local label (`+cu124`)
+    or a replacing index URL (`--index-url https://download.pytorch.org/whl/cu124`) naming a
+    variant that release does not have.
+
+    ## Why is this bad?
+    No such wheel exists: `ERROR: Could not find a version that satisfies the requirement
+    torch==2.0.1+cu124` / "No matching distribution found", and the image build stops.
+
+    ## Example
+    ```
+    torch==2.0.1+cu121
+    ```
+
+    ## Use instead
+    ```
+    torch==2.1.2+cu121      # or torch==2.0.1+cu118
+    ```
+
+    ## Known false alarms
+    Only releases listed in the knowledge base are judged; nightly/pre-releases, `--extra-index-url`
+    (pip still reaches the default index) and private mirrors of other builds are not reported.
+    """
+    from stacklint.checks import _envlib as E
+
+    for s in stack.install_sets:
+        idx = _primary_index_variant(s)
+        for c in s.get("torch"):
+            v = c.exact()
+            if v is None or c.url:
+                continue
+            base = str(v).split("+", 1)[0]
+            variants = E.torch_cuda_variants(base)
+            if not variants:
+                continue
+            want, where = None, c.location
+            if c.local:
+                want = c.local
+            elif idx is not None and idx[0] not in ("cpu", "xpu") and _same_command(s, idx[1], c):
+                want, where = idx
+            if want is None or want in variants or not re.match(r"cu\d{2,3}$", want):
+                continue
+            same_kind = [x for x in variants if re.match(r"cu\d{2,3}$", x)]
+            if not same_kind or _cu(same_kind[0]) <= _cu(want) <= _cu(same_kind[-1]):
+                continue  # inside the release's range: the matrix may omit a published variant
+            msg = (f"torch=={base} has no {want} wheel ({where.path}:{where.line}); its "
+                   f"{'CUDA' if want.startswith('cu') else 'ROCm'} builds are {', '.join(same_kind) or 'none'} — "
+                   f"pip stops with \"No matching distribution found\"")
+            rel = () if where == c.location else (Related(where, f"index of {want} wheels"),)
+            yield Finding("SL107", c.location, msg,
+                          hint=f"use one of {', '.join(same_kind)} or a torch release built for {want}",
+                          related=rel, key=f"torch=={base}+{want}")
+
+
+# -- SL108: CUDA extension built from source in a runtime image (no nvcc) -----------------
+
+_RUNTIME_EVIDENCE = (
+    "https://github.com/Dao-AILab/flash-attention#installation-and-features",
+)
+_NO_NVCC_IMAGE = re.compile(r"(?:^|/)cuda:[^\s]*-(?:runtime|base)(?:-|$)", re.I)
+_SOURCE_BUILT = ("flash-attn",)  # sdist only on the package index: setup.py compiles with nvcc
+
+
+@check(code="SL108", name="cuda-extension-build-without-nvcc", severity="warning",
+       category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
+       summary="flash-attn is pip-installed in an nvidia/cuda *-runtime/-base image, which has no nvcc to build it.",
+       evidence=_RUNTIME_EVIDENCE)
+def cuda_extension_build_without_nvcc(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports Dockerfile stages based on an `nvidia/cuda:*-runtime-*` or `*-base-*` image (no CUDA
+    compiler) that `pip install flash-attn` from the package index, where it is published only as a
+    source distribution.
+
+    ## Why is this bad?
+    flash-attn's `setup.py` first tries to download a prebuilt wheel matching the exact torch,
+    CUDA, Python and C++ ABI; when none matches it compiles with nvcc, and a runtime image has none:
+    `OSError: CUDA_HOME environment variable is not set` / "nvcc was not found". Whether a prebuilt
+    wheel matches is decided at build time, so this is a warning, not an error.
+
+    ## Example
+    ```
+    FROM nvidia/cuda:12.1.1-runtime-ubuntu22.04
+    RUN pip install torch==2.3.1 && pip install flash-attn --no-build-isolation
+    ```
+
+    ## Use instead
+    ```
+    FROM nvidia/cuda:12.1.1-devel-ubuntu22.04
+    ```
+    (or install a prebuilt wheel by URL)
+
+    ## Known false alarms
+    Stages that install a wheel by URL, set `FLASH_ATTENTION_SKIP_CUDA_BUILD`, or install the CUDA
+    compiler themselves (`cuda-nvcc`, `cuda-toolkit`) are not reported.
+    """
+    for s in stack.install_sets:
+        if s.kind != "dockerfile" or s.base_image is None:
+            continue
+        image = str(s.base_image.value)
+        if not _NO_NVCC_IMAGE.search(image):
+            continue
+        tf = stack.texts.get(s.location.path)
+        text = tf.text if tf is not None else ""
+        if re.search(r"FLASH_ATTENTION_SKIP_CUDA_BUILD|cuda-nvcc|cuda-toolkit|cuda-compiler", text):
+            continue
+        for c in s.constraints:
+            if c.name not in _SOURCE_BUILT or c.url:
+                continue
+            msg = (f"{E_describe(c)} ({c.location.path}:{c.location.line}) is built from source when no "
+                   f"prebuilt wheel matches, but {image} ({s.base_image.location.path}:"
+                   f"{s.base_image.location.line}) has no nvcc — use a -devel image or a wheel URL")
+            yield Finding("SL108", c.location, msg, hint="use an nvidia/cuda *-devel image or install a prebuilt wheel",
+                          related=(Related(s.base_image.location, f"{image}: CUDA runtime only"),),
+                          key=f"{c.name}|{image}")
+
+
+def E_describe(c: Constraint) -> str:
+    from stacklint.checks import _envlib as E
+
+    return E.describe(c)
+
+
+# -- SL109: one package constrained incompatibly within one resolution -------------------
+
+_DECL_EVIDENCE = (
+    "https://pip.pypa.io/en/stable/topics/dependency-resolution/#dealing-with-dependency-conflicts",
+)
+
+
+@check(code="SL109", name="conflicting-declarations", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="One package is constrained twice in one install (a requirements file and its includes, a pyproject group, a conda env) and no release satisfies both.",
+       evidence=_DECL_EVIDENCE)
+def conflicting_declarations(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Within one resolution — a requirements file with its `-r`/`-c` includes, a pyproject
+    dependency group, a conda environment — finds a package constrained in two places whose
+    specifiers no version satisfies together (`transformers==4.36.2` in `requirements.txt`,
+    `transformers>=4.40` in an included `base.txt`).
+
+    ## Why is this bad?
+    pip stops: `ERROR: Cannot install transformers==4.36.2 and transformers>=4.40 because these
+    package versions have conflicting dependencies` (`ResolutionImpossible`).
+
+    ## Example
+    ```
+    # requirements.txt
+    -r base.txt
+    transformers==4.36.2
+    # base.txt
+    transformers>=4.40
+    ```
+
+    ## Use instead
+    One declaration per package, or ranges that overlap.
+
+    ## Known false alarms
+    Separate `pip install` commands in a Dockerfile are not one resolution: a later pin replaces
+    the earlier one (a deliberate override) and is not reported; constraints under markers that do
+    not hold on Linux x86_64 are ignored.
+    """
+    from stacklint.checks import _envlib as E
+
+    seen: Set[Tuple[Location, Location]] = set()
+    for s in stack.install_sets:
+        if s.kind not in ("requirements", "pyproject", "conda"):
+            continue
+        py = E.python_of(s)
+        by: Dict[str, List[Constraint]] = {}
+        for c in s.constraints:
+            if c.url or not str(c.specifier) or not E.constraint_applies(c, py):
+                continue
+            by.setdefault(c.name, []).append(c)
+        for name, cs in by.items():
+            for i, a in enumerate(cs):
+                for b in cs[i + 1:]:
+                    if a.location == b.location or (a.location, b.location) in seen:
+                        continue
+                    if not _disjoint_specs(E.base_spec(a), E.base_spec(b), name):
+                        continue
+                    seen.add((a.location, b.location))
+                    msg = (f"{E.describe(a)} ({a.location.path}:{a.location.line}) and {E.describe(b)} "
+                           f"({b.location.path}:{b.location.line}) are installed together and no {name} "
+                           f"release satisfies both — keep one declaration")
+                    yield Finding("SL109", b.location, msg, hint=f"declare {name} once",
+                                  related=(Related(a.location, f"{E.describe(a)} declared here"),),
+                                  key=f"{E.describe(a)}|{E.describe(b)}")
+
+
+def _disjoint_specs(a, b, name: str) -> bool:  # type: ignore[no-untyped-def]
+    """True when provably no version satisfies both: checked against the known releases and
+    against the versions the specifiers themselves name (so unknown packages work too)."""
+    from stacklint.checks import _envlib as E
+
+    probes = set(E.releases(name)) if _known(name) else set()
+    for sp in list(a) + list(b):
+        probes.add(sp.version.replace(".*", ".0"))
+    vs = [p for p in probes if E.V(p) is not None]
+    if not vs:
+        return False
+    if any(E.admits(a, p) and E.admits(b, p) for p in vs):
+        return False
+    # both sides must admit something; otherwise it is a typo-level problem of one line
+    if not any(E.admits(a, p) for p in vs) or not any(E.admits(b, p) for p in vs):
+        return False
+    # without release data only two exact pins are provably disjoint
+    if not _known(name):
+        return all(len(list(x)) == 1 and list(x)[0].operator == "==" for x in (a, b))
+    return True
+
+
+def _known(name: str) -> bool:
+    from stacklint.knowledge import packages
+
+    return bool(packages.known(name))

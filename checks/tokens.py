@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator, List, Optional, Tuple
 
-from stacklint.findings import Finding, Location, Related
+from stacklint.findings import Edit, Finding, Fix, Location, Related
 from stacklint.model import ModelDir, Stack
 from stacklint.registry import check
 
@@ -61,7 +61,8 @@ def remote_code(md: ModelDir) -> bool:
 @check(code="SL601", name="chat-model-without-chat-template", severity="error",
        category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
        summary="An instruct/chat model directory ships no chat template.",
-       evidence=("https://github.com/QwenLM/Qwen2.5/issues/1058",
+       evidence=("https://github.com/meta-llama/llama3/issues/104",
+                 "https://github.com/QwenLM/Qwen2.5/issues/1058",
                  "https://github.com/meta-llama/llama3/issues/271"))
 def chat_model_without_chat_template(stack: Stack) -> Iterator[Finding]:
     """## What it does
@@ -99,8 +100,9 @@ def chat_model_without_chat_template(stack: Stack) -> Iterator[Finding]:
             continue
         loc = md.tokenizer.loc()
         yield Finding("SL601", loc,
-                      f"{md.dir} is a chat model ({why}) but {loc.path} has no chat_template and no "
-                      f"chat_template.jinja is present",
+                      f"no chat template for this chat model ({why}): {loc.path} has no \"chat_template\" and "
+                      f"there is no chat_template.jinja/.json beside it — apply_chat_template and chat "
+                      f"endpoints will fail or use a wrong format",
                       hint="add the base model's chat template (tokenizer_config.json \"chat_template\" "
                            "or a chat_template.jinja file)",
                       key=md.dir)
@@ -193,13 +195,30 @@ def generation_eos_misses_end_of_turn(stack: Stack) -> Iterator[Finding]:
         if tid is None or tid in eos:
             continue
         loc = gen.loc("eos_token_id")
+        new_ids = eos + [tid]
         yield Finding("SL602", loc,
                       f"eos_token_id {gen.data.get('eos_token_id')} ({loc.path}:{loc.line}) does not include "
                       f"{tok} ({tid}), the end-of-turn token of the chat template ({tloc.path}:{tloc.line}); "
                       f"generate() will not stop after the assistant's turn — add {tid} to eos_token_id",
                       hint=f"set \"eos_token_id\": {sorted(set(eos + [tid]))}",
                       related=(Related(tloc, f"template ends assistant turns with {tok}"),),
+                      fix=_eos_fix(stack, gen.path, loc, new_ids, tid),
                       key=f"{md.dir}:{tok}")
+
+
+def _eos_fix(stack: Stack, path: str, loc: Location, ids: List[int], tid: int) -> Optional[Fix]:
+    """Rewrite the eos_token_id value (an int or a list) as the list ``ids``, in place."""
+    from stacklint.fix import json_value_span, line_col_offset
+
+    tf = stack.texts.get(path)
+    if tf is None:
+        return None
+    off = line_col_offset(tf.text, loc.line, loc.col)
+    span = json_value_span(tf.text, off) if off is not None else None
+    if span is None:
+        return None
+    new = "[" + ", ".join(str(i) for i in ids) + "]"
+    return Fix(f"add end-of-turn id {tid} to eos_token_id", (Edit(path, span[0], span[1], new),))
 
 
 _ID_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id")
@@ -302,8 +321,7 @@ def chat_template_syntax_error(stack: Stack) -> Iterator[Finding]:
 @check(code="SL605", name="chat-template-render-fails", severity="warning",
        category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
        summary="The chat template raises when rendered on ordinary conversations.",
-       evidence=("https://github.com/QwenLM/Qwen2.5/issues/816",
-                 "https://github.com/deepseek-ai/DeepSeek-Coder/issues/74"))
+       evidence=("https://github.com/deepseek-ai/DeepSeek-Coder/issues/74",))
 def chat_template_render_fails(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Renders each compiling chat template in the sandbox (with transformers' `raise_exception`

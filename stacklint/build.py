@@ -18,7 +18,7 @@ from stacklint.findings import Location
 from stacklint.load import ReadError, read_blob, read_text, sniff
 from stacklint.model import Constraint, InstallSet, ModelDir, Setting, Stack
 from stacklint.parsers import dockerfile, jsonfile, python, requirements, shell, yamlfile
-from stacklint.parsers.base import Doc, ParseError, TextFile
+from stacklint.parsers.base import Doc, LimitExceeded, ParseError, TextFile
 from stacklint.parsers.shell import Command
 
 _HF_ATTR = {
@@ -66,7 +66,7 @@ def _load_one(stack: Stack, cand: Candidate, limits: Limits, req_docs: Dict[str,
     try:
         text = read_text(cand.abspath, limits.max_file_size)
     except ReadError as exc:
-        if kind in (K.YAML, K.JSON, K.PYTHON, K.SHELL):
+        if kind in (K.YAML, K.JSON, K.PYTHON, K.SHELL) and not exc.limit:
             return  # a generic file we could not even sniff is not ours to judge
         stack.kinds[path] = kind
         stack.failures[path] = (kind, str(exc), 1)
@@ -97,12 +97,37 @@ def _load_one(stack: Stack, cand: Candidate, limits: Limits, req_docs: Dict[str,
             stack.docs[path] = docs
         else:  # JSON kinds
             stack.docs[path] = [jsonfile.parse(path, text, max_depth=limits.max_depth)]
+        if kind2 in _TEMPLATE_KINDS:
+            _template_limit(kind2, text, stack.docs.get(path), limits.max_template_size)
     except ParseError as exc:
         if kind2 == K.YAML and ("{{" in text or "{%" in text):
             # Helm or Jinja templates are not YAML until rendered: not ours to judge.
             del stack.kinds[path]
             return
+        stack.docs.pop(path, None)
         stack.failures[path] = (kind2, exc.message, exc.line)
+
+
+_TEMPLATE_KINDS = (K.HF_CHAT_TEMPLATE, K.HF_TOKENIZER, K.HF_CHAT_TEMPLATE_JSON)
+
+
+def _template_limit(kind: str, text: str, docs: Optional[List[Doc]], limit: int) -> None:
+    """Chat templates are compiled by checks: refuse absurd ones here, as any limit is."""
+    if kind == K.HF_CHAT_TEMPLATE:
+        size = len(text)
+    else:
+        data = docs[0].data if docs else None
+        tpl = data.get("chat_template") if isinstance(data, dict) else None
+        if isinstance(tpl, str):
+            size = len(tpl)
+        elif isinstance(tpl, list):
+            size = sum(len(t.get("template") or "") for t in tpl if isinstance(t, dict)
+                       and isinstance(t.get("template") or "", str))
+        else:
+            size = 0
+    if size > limit:
+        raise LimitExceeded(f"chat template is {size} characters, over the {limit}-character limit "
+                            f"(max-template-size); not checked")
 
 
 _GRES = re.compile(r"^#SBATCH\s+--gres[= ]gpu(?::([A-Za-z][\w.-]*))?(?::(\d+))?", re.M)
@@ -129,6 +154,8 @@ def _toml_doc(path: str, text: str) -> Doc:
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line (\d+), column (\d+)", str(exc))
         raise ParseError(f"invalid TOML: {exc}", int(m.group(1)) if m else 1, int(m.group(2)) if m else 1) from None
+    except RecursionError:
+        raise LimitExceeded("TOML nested too deeply for this Python to parse") from None
     return Doc(path, data, locate=lambda: _toml_positions(text, data))
 
 

@@ -39,6 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--no-color", action="store_true")
     s.add_argument("--baseline", metavar="FILE", help="report only findings not recorded in FILE")
     s.add_argument("--write-baseline", metavar="FILE", help="record today's findings in FILE and exit 0")
+    s.add_argument("--fix", action="store_true",
+                   help="apply safe, mechanical fixes in place, then report what is left")
+    s.add_argument("--diff", action="store_true",
+                   help="print the fixes --fix would apply as a unified diff; write nothing")
     r = sub.add_parser("rules", help="list the rules")
     r.add_argument("--format", choices=("text", "json"), default="text")
     e = sub.add_parser("explain", help="show a rule's documentation")
@@ -114,6 +118,21 @@ def _scan(args: argparse.Namespace) -> int:
     progress = sys.stderr.isatty() and args.format == "text" and not args.output
     result, _stack = scan(ScanOptions(args.paths, cfg, args.select, args.extend_select, args.ignore,
                                       args.gpu, baseline, progress))
+    if args.diff or args.fix:
+        from stacklint import fix as fix_mod
+
+        fixes = fix_mod.plan(_stack, result.findings)
+        if args.diff:
+            sys.stdout.write(fix_mod.unified_diff(fixes))
+            sys.stdout.flush()
+            return EXIT_FINDINGS if fixes else EXIT_OK
+        written = fix_mod.write(fixes)
+        if written:
+            n_fixes = sum(len(fx.applied) for fx in fixes if fx.path in written)
+            sys.stderr.write(f"stacklint: applied {n_fixes} fix(es) in {len(written)} file(s): "
+                             f"{', '.join(written)}\n")
+            result, _stack = scan(ScanOptions(args.paths, cfg, args.select, args.extend_select, args.ignore,
+                                              args.gpu, baseline, False))
     if args.write_baseline:
         n = write_baseline(args.write_baseline, result.findings, __version__)
         sys.stderr.write(f"stacklint: wrote {n} fingerprints to {args.write_baseline}\n")

@@ -17,6 +17,8 @@ class Limits:
     max_file_size: int = 50 * 1024 * 1024
     max_depth: int = 256
     max_yaml_nodes: int = 200_000
+    # Real chat templates are under 20 KB; compiling a multi-megabyte one takes minutes.
+    max_template_size: int = 256 * 1024
 
 
 @dataclass
@@ -41,7 +43,7 @@ _KEYS = {
     "fail-on", "limits",
 }
 _TARGET_KEYS = {"gpu", "gpu-count", "platform", "python"}
-_LIMIT_KEYS = {"max-file-size", "max-depth", "max-yaml-nodes"}
+_LIMIT_KEYS = {"max-file-size", "max-depth", "max-yaml-nodes", "max-template-size"}
 
 
 def find_config(start: str) -> Optional[Tuple[str, Dict[str, Any]]]:
@@ -76,6 +78,8 @@ def _read_toml(path: str) -> Dict[str, Any]:
             return tomllib.load(fh)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: cannot read configuration: nested too deeply") from None
 
 
 def load(path: Optional[str], start: str) -> Config:

@@ -123,7 +123,10 @@ def display_path(abspath: str, cwd: str) -> str:
 
 
 def walk(roots: Sequence[str], *, cwd: str, excludes: Sequence[str] = (),
-         use_gitignore: bool = True, max_files: int = 200_000) -> Walk:
+         use_gitignore: bool = True, max_files: int = 200_000,
+         only_dirs: Optional[Set[str]] = None) -> Walk:
+    """``only_dirs``: absolute directories to enter below the roots (pre-commit context);
+    None enters every directory."""
     files: List[Candidate] = []
     listing: Dict[str, Tuple[str, ...]] = {}
     notes: List[Tuple[str, str]] = []
@@ -189,7 +192,8 @@ def walk(roots: Sequence[str], *, cwd: str, excludes: Sequence[str] = (),
                 if excluded(rel, e.name) or ign.ignored(rel, is_dir):
                     continue
                 if is_dir:
-                    subdirs.append((e.path, rel))
+                    if only_dirs is None or e.path in only_dirs:
+                        subdirs.append((e.path, rel))
                     continue
                 names.append(e.name)
                 kind = kind_by_name(rel)

@@ -400,6 +400,67 @@ def _python_jobs(stack: Stack, script: Any) -> None:
                 job.model = ModelRef(m.value, Location(script.path, m.line, m.col), "model")
             job.extra["call"] = call
             stack.jobs.append(job)
+    _python_training_job(stack, script)
+
+
+# Trainer / PEFT / bitsandbytes keyword -> canonical setting, per config class.
+_PY_TRAINING_KEYS: Dict[str, Dict[str, str]] = {
+    "TrainingArguments": {"fp16": "fp16", "bf16": "bf16", "tf32": "tf32", "deepspeed": "deepspeed",
+                          "per_device_train_batch_size": "micro_batch_size",
+                          "gradient_accumulation_steps": "grad_accum"},
+    "LoraConfig": {"target_modules": "lora_targets", "r": "lora_r", "lora_alpha": "lora_alpha",
+                   "lora_dropout": "lora_dropout", "modules_to_save": "modules_to_save"},
+    "BitsAndBytesConfig": {"load_in_4bit": "load_in_4bit", "load_in_8bit": "load_in_8bit",
+                           "bnb_4bit_compute_dtype": "bnb_4bit_compute_dtype"},
+    "from_pretrained": {"load_in_4bit": "load_in_4bit", "load_in_8bit": "load_in_8bit",
+                        "attn_implementation": "attn_implementation", "torch_dtype": "torch_dtype"},
+}
+for _cls in ("SFTConfig", "Seq2SeqTrainingArguments", "DPOConfig", "ORPOConfig", "KTOConfig", "GRPOConfig",
+             "RewardConfig", "CPOConfig"):
+    _PY_TRAINING_KEYS[_cls] = dict(_PY_TRAINING_KEYS["TrainingArguments"], max_seq_length="seq_len",
+                                   max_length="seq_len")
+_PY_MODEL_LOADERS = ("AutoModelForCausalLM", "AutoModel", "AutoModelForSeq2SeqLM", "LlamaForCausalLM",
+                     "Qwen2ForCausalLM", "AutoModelForVision2Seq", "FastLanguageModel",
+                     "AutoModelForSequenceClassification", "MistralForCausalLM")
+
+
+def _python_training_job(stack: Stack, script: Any) -> None:
+    """One training job per script that builds trainer / PEFT / quantisation configs."""
+    job: Optional[Job] = None
+    models: List[Setting] = []
+    for call in script.calls:
+        short = call.short
+        owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+        if short == "from_pretrained":
+            if owner not in _PY_MODEL_LOADERS:
+                continue
+            val = call.kwargs.get("pretrained_model_name_or_path") or call.kwargs.get("model_name") or \
+                (call.args[0] if call.args else None)
+            where = Location(script.path, val.line, val.col) if val is not None else Location(script.path, call.line, call.col)
+            models.append(Setting(val.value if val is not None else Unknown(), where))
+        elif short not in _PY_TRAINING_KEYS:
+            continue
+        elif not (call.qualname.startswith(("transformers.", "trl.", "peft.")) or call.qualname == call.name):
+            continue  # a same-named class of another library
+        for kw, canon in _PY_TRAINING_KEYS[short].items():
+            arg = call.kwargs.get(kw)
+            if arg is None or isinstance(arg.value, Unknown):
+                continue
+            if job is None:
+                job = Job("training", "transformers", Location(script.path, call.line, call.col), context="python")
+            job.settings.setdefault(canon, Setting(arg.value, Location(script.path, arg.line, arg.col), kw))
+        if short == "LoraConfig" and job is not None:
+            job.extra["lora_call"] = call
+    if job is None:
+        return
+    job.extra["script"] = script
+    literal = {m.value for m in models if isinstance(m.value, str)}
+    # Only when the script loads one model: several loaders (teacher/student, compare) are ambiguous.
+    if len(literal) == 1 and len(models) == len([m for m in models if isinstance(m.value, str)]):
+        m = next(m for m in models if isinstance(m.value, str))
+        if _looks_like_model(m.value):
+            job.model = ModelRef(m.value, m.location, "base")
+    stack.jobs.append(job)
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$")
@@ -415,9 +476,15 @@ def _link_models(stack: Stack) -> None:
     for md in stack.model_dirs.values():
         if md.config is not None:  # a model directory in the tree is a model of the stack
             stack.models.append(ModelRef(md.dir, md.config.loc(), "local", local=md))
+    seen = {(r.location, r.ref): r for r in stack.models}
     for job in stack.jobs:
         if job.model is not None:
-            stack.models.append(job.model)
+            same = seen.get((job.model.location, job.model.ref))
+            if same is not None:  # the loader call already named it: one reference, not two
+                job.model = same
+            else:
+                seen[(job.model.location, job.model.ref)] = job.model
+                stack.models.append(job.model)
     for ref in stack.models:
         resolve_model(stack, ref)
 

@@ -26,7 +26,11 @@ _BOMS = (
 
 
 class ReadError(Exception):
-    pass
+    """``limit``: a configured limit refused the file (always reported, even for generic names)."""
+
+    def __init__(self, message: str, limit: bool = False) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 def read_text(abspath: str, max_bytes: int) -> str:
@@ -37,7 +41,7 @@ def read_text(abspath: str, max_bytes: int) -> str:
     try:
         size = os.fstat(fd).st_size
         if size > max_bytes:
-            raise ReadError(f"file is {size} bytes, over the {max_bytes}-byte limit (max-file-size); not read")
+            raise ReadError(f"file is {size} bytes, over the {max_bytes}-byte limit (max-file-size); not read", True)
         with os.fdopen(fd, "rb", closefd=False) as fh:
             data = fh.read(max_bytes + 1)
     except OSError as exc:
@@ -45,7 +49,7 @@ def read_text(abspath: str, max_bytes: int) -> str:
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        raise ReadError(f"file is over the {max_bytes}-byte limit (max-file-size); not read")
+        raise ReadError(f"file is over the {max_bytes}-byte limit (max-file-size); not read", True)
     return decode(data)
 
 

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
-from typing import Optional, Sequence, Set
+from typing import List, Optional, Sequence, Set
 
 from stacklint import registry
 from stacklint.build import build
@@ -40,20 +41,80 @@ def repo_root(path: str) -> str:
         d = parent
 
 
+_PATHLIKE = re.compile(r"[\w.@+-]*(?:/[\w.@+-]+)+/?")
+_REQ_DIRS = ("requirements", "reqs", "requirements.d")
+
+
+def context_dirs(root: str, files: Sequence[str], max_read: int = 1 << 20) -> Set[str]:
+    """The directories read for context when only some files are scanned (pre-commit).
+
+    Proportional to the given files, not to the repository:
+    - every directory from the repository root down to each file's directory (their own
+      files only: the requirements, pyproject, Dockerfiles and model files that govern it);
+    - ``requirements/``, ``reqs/`` and ``requirements.d/`` folders in those directories
+      (targets of ``-r`` includes);
+    - directories inside the repository that a given file names by a relative path
+      (``model_name_or_path: ./out/qwen``), resolved from the file's directory and the
+      root, with their ancestors.
+    A finding that joins a given file with a file outside this context (a root
+    requirements file with a model directory nobody names) shows up in the full scan only.
+    """
+    root = os.path.abspath(root)
+    targets: List[str] = []
+    for f in files:
+        fabs = os.path.abspath(f)
+        fdir = os.path.dirname(fabs)
+        targets.append(fdir)
+        try:
+            with open(fabs, "rb") as fh:
+                head = fh.read(max_read).decode("utf-8", "replace")
+        except OSError:
+            continue
+        for m in _PATHLIKE.finditer(head):
+            ref = m.group().rstrip("/")
+            for base in (fdir, root):
+                cand = os.path.normpath(os.path.join(base, ref))
+                if cand != root and _under(cand, root) and os.path.isdir(cand):
+                    targets.append(cand)
+    out: Set[str] = set()
+    for t in targets:
+        d = t
+        while _under(d, root) and d not in out:
+            out.add(d)
+            for name in _REQ_DIRS:
+                sub = os.path.join(d, name)
+                if os.path.isdir(sub):
+                    out.add(sub)
+            if d == root:
+                break
+            d = os.path.dirname(d)
+    return out
+
+
+def _under(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
 def scan(opts: ScanOptions) -> "tuple[Result, Stack]":
     cwd = os.getcwd()
     paths = list(opts.paths) or ["."]
     given_files = [p for p in paths if os.path.isfile(p)]
+    # FIFOs, devices, sockets named on the command line: never opened, always reported.
+    special = [p for p in paths if os.path.exists(p) and not os.path.isfile(p) and not os.path.isdir(p)]
     only: Optional[Set[str]] = None
     roots = paths
+    only_dirs: Optional[Set[str]] = None
     if given_files:
-        # Files (as pre-commit passes them): read the whole repository for context and
-        # report what involves at least one of the given files.
+        # Files (as pre-commit passes them): read their context and report what involves
+        # at least one of the given files. See context_dirs for what the context is.
         root = repo_root(given_files[0])
-        roots = [root] + [p for p in paths if os.path.isdir(p)]
+        given_dirs = [p for p in paths if os.path.isdir(p)]
+        roots = [root] + given_dirs
         only = {display_path(os.path.abspath(p), cwd) for p in given_files}
+        if not given_dirs:
+            only_dirs = context_dirs(root, given_files)
     cfg = opts.config
-    w = walk(roots, cwd=cwd, excludes=cfg.exclude)
+    w = walk(roots, cwd=cwd, excludes=cfg.exclude, only_dirs=only_dirs)
     if opts.progress:
         sys.stderr.write(f"\rstacklint: scanning {len(w.files)} files...")
         sys.stderr.flush()
@@ -80,6 +141,8 @@ def scan(opts: ScanOptions) -> "tuple[Result, Stack]":
     for path, msg in w.notes:
         if only is None or path in only:
             result.errors.append(ScanError(path, msg))
+    for p in special:
+        result.errors.append(ScanError(display_path(os.path.abspath(p), cwd), "not a regular file; skipped"))
     if opts.progress:
         sys.stderr.write("\r\033[K")
         sys.stderr.flush()

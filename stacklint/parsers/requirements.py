@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from stacklint.parsers.base import ParseError
 
@@ -30,10 +30,12 @@ class RequirementsDoc:
 
 
 def parse(path: str, abspath: str, text: str) -> RequirementsDoc:
-    from pip_requirements_parser import RequirementsFile  # ~40 ms: only when a requirements file is read
-
+    """``abspath`` is only a label: the library is fed ``text`` (already read within the size
+    limit and decoded), so the file is never opened a second time."""
     try:
-        rf = RequirementsFile.from_file(abspath, include_nested=False)
+        rf = _library_parse(abspath, text)
+    except RecursionError:
+        raise ParseError("unreadable requirements file: nested too deeply") from None
     except Exception as exc:  # the library raises assorted errors on odd input
         raise ParseError(f"unreadable requirements file: {exc}") from None
     doc = RequirementsDoc(path)
@@ -66,6 +68,36 @@ def parse(path: str, abspath: str, text: str) -> RequirementsDoc:
     for inv in getattr(rf, "invalid_lines", []) or []:
         doc.invalid.append((getattr(inv, "line_number", 1) or 1, getattr(inv, "error_message", "") or ""))
     return doc
+
+
+def _library_parse(label: str, text: str) -> Any:
+    import pip_requirements_parser as prp  # ~40 ms: only when a requirements file is read
+
+    # The library re-reads the file by name (unbounded, and in the locale's encoding) and
+    # builds an optparse parser for every line (~1 ms each, most of a corpus scan). Feed it
+    # the text we read, and share one parser for the lines that carry no options: a parser
+    # is rebuilt per line only because appendable options accumulate, and parse_args([])
+    # appends nothing.
+    shared = prp.build_parser()
+
+    def line_parser() -> Callable[[str], Tuple[str, Any, Any]]:
+        def parse_line(line: str) -> Tuple[str, Any, Any]:
+            args_str, options_str = prp.break_args_options(line)
+            if not options_str.strip():
+                opts, arguments = shared.parse_args([], shared.get_default_values())
+                return args_str, opts, arguments
+            parser = prp.build_parser()
+            opts, arguments = parser.parse_args(prp.shlex.split(options_str), parser.get_default_values())
+            return args_str, opts, arguments
+        return parse_line
+
+    saved = prp.get_file_content, prp.get_line_parser
+    prp.get_file_content = lambda filename: text
+    prp.get_line_parser = line_parser
+    try:
+        return prp.RequirementsFile.from_file(label, include_nested=False)
+    finally:
+        prp.get_file_content, prp.get_line_parser = saved
 
 
 def _marker(req: object, r: object) -> Optional[str]:

@@ -10,6 +10,8 @@ from typing import Dict, List, Optional, Tuple
 from stacklint.parsers.base import LineIndex
 
 _OPERATORS = ("&&", "||", ";;", ";", "|", "&", "\n", "(", ")")
+_OP_START = frozenset("&|;\n()")
+_WORD_END = frozenset(" \t\r\n&|;")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def tokenize(text: str, start: int = 0, end: Optional[int] = None, index: Option
             nl = text.find("\n", i, end)
             i = end if nl == -1 else nl
             continue
-        op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
+        op = next((o for o in _OPERATORS if text.startswith(o, i)), None) if c in _OP_START else None
         if op is not None:
             if out and out[-1] is not None:
                 out.append(None)
@@ -71,7 +73,7 @@ def tokenize(text: str, start: int = 0, end: Optional[int] = None, index: Option
         buf: List[str] = []
         while i < end:
             c = text[i]
-            if c in " \t\r\n" or any(text.startswith(o, i) for o in _OPERATORS[:-2] if o != "\n"):
+            if c in _WORD_END:  # an operator other than ( ) starts with one of &|;
                 break
             if c == "\\" and i + 1 < end:
                 if text[i + 1] == "\n":

@@ -6,6 +6,7 @@ fail, and alias expansion ("billion laughs") is bounded.
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import yaml
@@ -19,6 +20,10 @@ except AttributeError:  # pragma: no cover - PyYAML without libyaml
 
 _SCALAR_CTORS = yaml.SafeLoader.yaml_constructors
 _STR = "tag:yaml.org,2002:str"
+_FLOW = re.compile(r"[\[\]{}\n]")
+# Indentation plus block-sequence dashes ("- - - x" nests like indentation): libyaml's
+# composer recurses in C, and tens of thousands of levels overflow the C stack (SIGSEGV).
+_INDENT = re.compile(r"^ *(?:-[ \t]+)*", re.M)
 
 
 def parse_all(path: str, text: str, *, max_nodes: int = 500_000, max_depth: int = 256) -> List[Doc]:
@@ -61,7 +66,8 @@ def parse(path: str, text: str, **limits: int) -> Optional[Doc]:
 def _nesting_guard(text: str, max_depth: int) -> None:
     """Reject absurd nesting before libyaml recurses into it."""
     depth = best = 0
-    for ch in text:
+    chars = (m.group() for m in _FLOW.finditer(text)) if ("[" in text or "{" in text) else ()
+    for ch in chars:
         if ch in "[{":
             depth += 1
             if depth > best:
@@ -72,9 +78,9 @@ def _nesting_guard(text: str, max_depth: int) -> None:
             depth = 0 if depth > max_depth else depth
     if best > max_depth * 2:
         raise LimitExceeded(f"YAML flow collections nested {best} deep (limit {max_depth})")
-    widest = max((len(l) - len(l.lstrip(" ")) for l in text.split("\n")), default=0)
+    widest = max(map(len, _INDENT.findall(text)), default=0)
     if widest > max_depth * 16:
-        raise LimitExceeded(f"YAML indented {widest} columns deep (limit {max_depth * 16})")
+        raise LimitExceeded(f"YAML indented {widest} columns deep, block sequences included (limit {max_depth * 16})")
 
 
 def _convert(node: Any, path: KeyPath, positions: Dict[KeyPath, Tuple[int, int]],
