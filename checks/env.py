@@ -676,7 +676,7 @@ def _primary_index_variant(s: InstallSet) -> Optional[Tuple[str, Location]]:
 
 @check(code="SL107", name="torch-cuda-variant-not-built", severity="error",
        category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
-       summary="torch is pinned to a CUDA wheel variant (`+cu124`, `/whl/cu124` index) that this torch release was never built for.",
+       summary="The torch pin names a CUDA wheel variant (`+cu124`, `/whl/cu124` index) that this torch release was never built for.",
        evidence=_VARIANT_EVIDENCE)
 def torch_cuda_variant_not_built(stack: Stack) -> Iterator[Finding]:
     """## What it does
@@ -745,7 +745,7 @@ _SOURCE_BUILT = ("flash-attn",)  # sdist only on the package index: setup.py com
 
 @check(code="SL108", name="cuda-extension-build-without-nvcc", severity="warning",
        category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
-       summary="flash-attn is pip-installed in an nvidia/cuda *-runtime/-base image, which has no nvcc to build it.",
+       summary="The flash-attn pip install runs in an nvidia/cuda *-runtime/-base image, which has no nvcc to build it.",
        evidence=_RUNTIME_EVIDENCE)
 def cuda_extension_build_without_nvcc(stack: Stack) -> Iterator[Finding]:
     """## What it does

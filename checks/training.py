@@ -249,7 +249,7 @@ def _fa2_settings(job: Job) -> Iterator[Setting]:
 # PENDING (not registered until a dataset record is verified as evidence):
 # @check(code="SL301", name="bf16-or-flash-attention-on-gpu-without-it", severity="error",
 #        category="Data and Computation Issues", subcategory="Numerical Computation and Precision Issues",
-#        summary="bf16 or FlashAttention-2 is requested on a target GPU that lacks it (V100, T4, ...).",
+#        summary="The job requests bf16 or FlashAttention-2 on a target GPU that lacks it (V100, T4, ...).",
 #        evidence=(#                  "https://github.com/vllm-project/vllm/issues/1157",
 #                  "https://github.com/vllm-project/vllm/issues/946"))
 def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]:
