@@ -47,6 +47,24 @@ def _lines(obj: Any, depth: int) -> "list[str]":
     return out
 
 
+def _support_line(name: str, pkg: str, rec: dict) -> str:
+    """One readable line per package: since which release it supports the model, and from where."""
+    since = rec.get("min_version")
+    if since is None:
+        what = "no release supports it natively"
+    elif rec.get("first_is_floor"):
+        what = f"supported in every release known ({since} is the oldest release read)"
+    else:
+        what = f"supported since {since}"
+    if rec.get("removed_in"):
+        what += f", removed in {rec['removed_in']}"
+    ranges = rec.get("ranges") or []
+    if len(ranges) > 2:
+        spans = [f"{ranges[i]}..{ranges[i + 1] or 'latest'}" for i in range(0, len(ranges) - 1, 2)]
+        what += f" (releases {', '.join(spans)})"
+    return f"{pkg}: {name} {what}\n  source: {rec.get('source')} (checked {rec.get('checked')})\n"
+
+
 def run(topic: str, name: str, version: Optional[str], as_json: bool = False) -> int:
     from stacklint.config import ConfigError
 
@@ -76,7 +94,10 @@ def run(topic: str, name: str, version: Optional[str], as_json: bool = False) ->
                     out[pkg] = rec
             if not out:
                 raise ConfigError(f"{name!r} is not a model_type or architecture stacklint knows")
-            _print(out)
+            if _JSON:
+                _print(out)
+            else:
+                sys.stdout.write("".join(_support_line(name, pkg, rec) for pkg, rec in out.items()))
         elif topic == "checkpoint":
             from stacklint.knowledge import checkpoints
 

@@ -168,5 +168,7 @@ def test_knowledge_query_shows_fact_and_source(tmp_path: Path):
     assert "torch==2.4.0" in r.stdout and "source: pypi:vllm==0.6.3" in r.stdout
     r = sl("knowledge", "model-type", "qwen2", "--format", "json", cwd=tmp_path)
     assert json.loads(r.stdout)["transformers"]["min_version"] == "4.37.0"
+    r = sl("knowledge", "model-type", "qwen3", cwd=tmp_path)
+    assert r.stdout.startswith("transformers: qwen3 supported since 4.51.0\n  source: pypi:transformers==4.51.0")
     r = sl("knowledge", "package", "no-such-package", cwd=tmp_path)
     assert r.returncode == 2 and "no releases" in r.stderr
