@@ -8,10 +8,48 @@ from stacklint.model import Constraint, Stack
 from stacklint.parsers.python import Call, PyDoc
 
 
-def _removals(kind: str) -> List[Dict[str, Any]]:
-    from stacklint.knowledge import records
+_KWARG_KINDS = ("keyword_argument",)
+_IMPORT_KINDS = ("function", "class", "module")
+# Root modules whose classes the keyword-argument records of a package may be called through:
+# trl's *Config classes subclass transformers.TrainingArguments; unsloth re-exports both.
+_CALL_ROOTS = {"transformers": ("transformers", "trl", "peft", "unsloth"), "trl": ("trl", "unsloth"),
+               "accelerate": ("accelerate",), "peft": ("peft",)}
 
-    return [r for r in records("api_removals") if r.get("kind") == kind]
+
+def _removed(kinds: Tuple[str, ...]) -> List[Dict[str, Any]]:
+    """Records of knowledge/data/api_changes.json (computed from each release's source) whose old
+    spelling is gone in some release."""
+    from stacklint.knowledge import api_changes
+
+    return [r for r in api_changes.changes() if r["kind"] in kinds and r.get("removed_in")]
+
+
+def _callable_matches(row: Dict[str, Any], doc: PyDoc, call: Call) -> bool:
+    """The call is one of the record's callables, made through the record's package."""
+    from stacklint.knowledge.api_changes import _callable_matches as matches
+
+    roots = _CALL_ROOTS.get(row["package"], (row["package"],))
+    root = call.qualname.split(".", 1)[0]
+    if call.qualname != call.name and root not in roots:
+        return False  # resolved to another library's same-named class
+    if call.qualname == call.name and not any(r in doc.imports for r in roots):
+        return False  # a local class of that name in a script that imports none of the package
+    for pattern in row.get("callables") or ():
+        if pattern.endswith(".from_pretrained"):
+            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
+                continue
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if matches(pattern, call.name) or (pattern == "PreTrainedModel.from_pretrained" and _model_class(owner)):
+                return True
+        elif "." not in pattern and call.short == pattern:
+            return True
+    return False
+
+
+def _model_class(owner: str) -> bool:
+    """A transformers model class name (LlamaForCausalLM, Qwen2Model, AutoModelForCausalLM)."""
+    return owner.startswith("AutoModel") or "For" in owner or (owner.endswith("Model") and owner[:1].isupper()
+                                                                and owner not in ("PeftModel", "AutoPeftModel"))
 
 
 def _pinned_at_least(stack: Stack, path: str, package: str, version: str) -> Optional[Constraint]:
@@ -48,18 +86,20 @@ from stacklint.registry import check  # noqa: E402
 
 @check(code="SL401", name="removed-keyword-argument", severity="error",
        category="API Usage and Interface Issues", subcategory="API Compatibility Issues",
-       summary="A keyword argument removed in the pinned library version (evaluation_strategy, SFTTrainer tokenizer=, load_in_8bit=).",
+       summary="A keyword argument removed in the pinned library version (evaluation_strategy, use_auth_token, SFTTrainer tokenizer=, load_in_8bit=).",
        evidence=("https://github.com/QwenLM/Qwen2.5/issues/571",
                  "https://github.com/huggingface/trl/pull/2162",
                  "https://github.com/huggingface/transformers/pull/41287"))
 def removed_keyword_argument(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports calls that pass a keyword argument the pinned release of the library no longer
-    accepts: `TrainingArguments(evaluation_strategy=)` (transformers >= 4.46, use
-    `eval_strategy`), `SFTTrainer(tokenizer=)` (trl >= 0.16, use `processing_class`),
-    `DPOTrainer(tokenizer=)` (trl >= 0.14), `from_pretrained(load_in_8bit=/load_in_4bit=)`
-    (transformers >= 5, use `quantization_config=BitsAndBytesConfig(...)`). The table lives in
-    `knowledge/data/api_removals.json`, each row with its source.
+    accepts: `TrainingArguments(evaluation_strategy=)` (and trl's `SFTConfig`/`DPOConfig`/...,
+    which subclass it; transformers >= 4.51, use `eval_strategy`), `from_pretrained(use_auth_token=)`
+    (transformers >= 5, use `token`), `from_pretrained(load_in_8bit=/load_in_4bit=)` (transformers
+    >= 5, use `quantization_config=BitsAndBytesConfig(...)`), `SFTTrainer(tokenizer=)` and
+    `DPOTrainer(tokenizer=)` (trl >= 0.16, use `processing_class`), `KTOTrainer`/`CPOTrainer`
+    (trl >= 0.14) and the other keyword arguments of `knowledge/data/api_changes.json`, a table
+    computed by `knowledge/scripts/gen_api_changes.py` from every release's source.
 
     ## Why is this bad?
     The script dies at that call with "TypeError: __init__() got an unexpected keyword argument",
@@ -67,7 +107,7 @@ def removed_keyword_argument(stack: Stack) -> Iterator[Finding]:
 
     ## Example
     ```
-    # requirements.txt: transformers==4.46.0
+    # requirements.txt: transformers==4.51.0
     TrainingArguments(output_dir="out", evaluation_strategy="steps")
     ```
 
@@ -79,14 +119,12 @@ def removed_keyword_argument(stack: Stack) -> Iterator[Finding]:
     argument; unpinned or older pins are not judged. Scripts that import `unsloth` (which
     patches the TRL trainers to accept `tokenizer=`) are not reported for TRL arguments.
     """
-    rows = _removals("kwarg")
+    rows = _removed(_KWARG_KINDS)
     for doc in stack.scripts:
         unsloth = "unsloth" in doc.imports  # unsloth patches the TRL trainers to accept tokenizer=
         for call in doc.calls:
             for row in rows:
-                if call.short not in row["callee"] or row["name"] not in call.kwargs:
-                    continue
-                if row["callee"] == ["from_pretrained"] and not _hf_from_pretrained(doc, call):
+                if row["name"] not in call.kwargs or not _callable_matches(row, doc, call):
                     continue
                 if unsloth and row["package"] == "trl":
                     continue
@@ -96,11 +134,15 @@ def removed_keyword_argument(stack: Stack) -> Iterator[Finding]:
                 arg = call.kwargs[row["name"]]
                 loc = Location(doc.path, arg.key_line or arg.line, arg.key_col or arg.col)
                 fix = _rename_fix(stack, doc.path, loc, row, call)
+                new = row.get("replacement")
+                remedy = f"use {new}" if new else "remove it"
+                dep = f" (deprecated since {row['deprecated_in']})" if row.get("deprecated_in") else ""
                 yield Finding("SL401", loc,
                               f"{call.short}({row['name']}=...) ({doc.path}:{loc.line}) was removed in "
-                              f"{row['package']} {row['removed_in']}, and {c.raw} ({_loc(c)}) installs that "
-                              f"or later — use {row['replacement']}",
-                              hint=f"replace {row['name']}= with {row['replacement'].split('=')[0]}=",
+                              f"{row['package']} {row['removed_in']}{dep}, and {c.raw} ({_loc(c)}) installs that "
+                              f"or later — {remedy}",
+                              hint=(f"replace {row['name']}= with {new.split('=')[0]}=" if new and new.split('=')[0].isidentifier()
+                                    else f"{remedy} ({row['name']}=)"),
                               related=(Related(c.location, f"{c.raw}"),), fix=fix,
                               key=f"{doc.path}:{call.short}:{row['name']}")
 
@@ -109,7 +151,7 @@ def _rename_fix(stack: Stack, path: str, loc: Location, row: Dict[str, Any], cal
     """A pure keyword rename (``replacement`` is a bare identifier, not already passed):
     edit the keyword's name where the parser recorded it. Replacements that change the
     value (``quantization_config=BitsAndBytesConfig(...)``) get no automatic fix."""
-    new = row.get("replacement", "")
+    new = row.get("replacement") or ""
     if not isinstance(new, str) or not new.isidentifier() or new in call.kwargs:
         return None
     tf = stack.texts.get(path)
@@ -130,13 +172,15 @@ def _hf_from_pretrained(doc: PyDoc, call: Call) -> bool:
 
 @check(code="SL402", name="removed-function-import", severity="error",
        category="API Usage and Interface Issues", subcategory="API Compatibility Issues",
-       summary="A function imported from a library release that no longer has it (prepare_model_for_int8_training).",
+       summary="A function, class or module imported from a library release that no longer has it (prepare_model_for_int8_training).",
        evidence=("https://github.com/huggingface/peft/issues/1583",
                  "https://github.com/QwenLM/Qwen/issues/353"))
 def removed_function_import(stack: Stack) -> Iterator[Finding]:
     """## What it does
-    Reports a script that imports a name the pinned library release removed, e.g.
-    `from peft import prepare_model_for_int8_training` with peft >= 0.10.0.
+    Reports a script that imports a function, class or module the pinned library release removed,
+    e.g. `from peft import prepare_model_for_int8_training` with peft >= 0.10.0,
+    `from transformers import AdamW` with transformers >= 4.50, `transformers.deepspeed` with
+    transformers >= 4.46.1 (the records of `knowledge/data/api_changes.json`).
 
     ## Why is this bad?
     "ImportError: cannot import name 'prepare_model_for_int8_training' from 'peft'" — the script
@@ -154,20 +198,23 @@ def removed_function_import(stack: Stack) -> Iterator[Finding]:
     ## Known false alarms
     Only reported when the environment pins the library to a release without the name.
     """
-    rows = _removals("import")
+    rows = _removed(_IMPORT_KINDS)
     for doc in stack.scripts:
         for row in rows:
-            full = f"{row['module']}.{row['name']}"
-            if full not in doc.imports:
+            full = row["name"]
+            if full not in doc.imports and not (row["kind"] == "module" and any(
+                    i.startswith(full + ".") for i in doc.imports)):
                 continue
             c = _pinned_at_least(stack, doc.path, row["package"], row["removed_in"])
             if c is None:
                 continue
-            line, col = _import_pos(stack, doc.path, row["name"])
+            line, col = _import_pos(stack, doc.path, full.rsplit(".", 1)[-1])
+            new = row.get("replacement")
+            remedy = f"use {new}" if new else "drop it"
             yield Finding("SL402", Location(doc.path, line, col),
                           f"{full} ({doc.path}:{line}) was removed in {row['package']} {row['removed_in']}, and "
-                          f"{c.raw} ({_loc(c)}) installs that or later — use {row['replacement']}",
-                          hint=f"import {row['replacement']} instead",
+                          f"{c.raw} ({_loc(c)}) installs that or later — {remedy}",
+                          hint=f"import {new} instead" if new else f"drop the import of {full}",
                           related=(Related(c.location, c.raw),), key=f"{doc.path}:{full}")
 
 
@@ -251,3 +298,287 @@ def _assigned_var(stack: Stack, path: str, line: int) -> Optional[str]:
     if sep and head.isidentifier():
         return head
     return None
+
+
+# -- helpers: the model a from_pretrained call loads -------------------------------------
+
+def _resolve_model(stack: Stack, doc: PyDoc, value: Any) -> Tuple[Optional[Any], Optional[Dict[str, Any]], str]:
+    """(local ModelDir, knowledge checkpoint record, the reference as written) for the first
+    argument of a from_pretrained call; (None, None, "") when it is not a literal."""
+    import posixpath
+
+    if not isinstance(value, str) or not value.strip() or "{" in value or "$" in value:
+        return None, None, ""
+    ref = value.strip().rstrip("/")
+    if not ref.startswith("/"):
+        base = doc.path.rsplit("/", 1)[0] if "/" in doc.path else "."
+        for root in (base, "."):
+            cand = posixpath.normpath(posixpath.join(root, ref)) if root != "." else posixpath.normpath(ref)
+            md = stack.model_dirs.get(cand)
+            if md is not None:
+                return md, None, ref
+    from stacklint.jobs import _HUB_ID
+
+    if _HUB_ID.match(ref):
+        from stacklint import knowledge_access
+
+        return None, knowledge_access.checkpoint(ref), ref
+    return None, None, ref
+
+
+def _first_arg(call: Call) -> Any:
+    arg = call.kwargs.get("pretrained_model_name_or_path") or (call.args[0] if call.args else None)
+    return None if arg is None else arg.value
+
+
+# Keyword arguments some checkpoints' own configuration classes define (Qwen-7B's remote-code
+# QWenConfig has bf16 / fp16 / fp32) and that users copy to models whose configuration has no
+# such attribute: from_pretrained then hands them to the model's __init__.
+_PRECISION_KWARGS = ("bf16", "fp16", "fp32", "use_bf16", "use_fp16", "use_fp32")
+_DTYPE_FOR = {"bf16": "torch.bfloat16", "fp16": "torch.float16", "fp32": "torch.float32"}
+
+
+@check(code="SL406", name="precision-flag-passed-to-from-pretrained", severity="error",
+       category="API Usage and Interface Issues", subcategory="Function Call Parameter Error",
+       summary="A bf16=/fp16=/fp32= (or use_bf16=) keyword passed to from_pretrained of a model whose configuration has no such field.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/45",
+                 "https://github.com/QwenLM/Qwen/issues/1154"))
+def precision_flag_passed_to_from_pretrained(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `AutoModelForCausalLM.from_pretrained(..., bf16=True)` (also `fp16=`, `fp32=`,
+    `use_bf16=`, `use_fp16=`, `use_fp32=`) when the loaded model is known — a model directory in
+    the tree or a hub id of the knowledge base — and its configuration has no field of that name.
+    Only Qwen-7B/14B/72B (Qwen 1, remote code, `model_type` "qwen") define `bf16` / `fp16` /
+    `fp32`; no configuration defines `use_bf16`.
+
+    ## Why is this bad?
+    `from_pretrained` sets keyword arguments that name configuration fields on the configuration
+    and passes every other one to the model class: "TypeError: QWenLMHeadModel.__init__() got an
+    unexpected keyword argument 'use_bf16'", or, with Qwen1.5/Qwen2 (native `qwen2`), "TypeError:
+    __init__() got an unexpected keyword argument 'bf16'". The script dies after the download.
+
+    ## Example
+    ```
+    # Qwen1.5-7B-Chat/config.json: "model_type": "qwen2"
+    model = AutoModelForCausalLM.from_pretrained("Qwen1.5-7B-Chat", bf16=True)
+    ```
+
+    ## Use instead
+    `from_pretrained(path, torch_dtype=torch.bfloat16)` (any model), or `bf16=True` only with the
+    Qwen 1 remote-code checkpoints.
+
+    ## Known false alarms
+    Not reported when the model cannot be resolved (a variable, an unknown hub id) or for
+    `trust_remote_code` models whose config.json is not in the tree.
+    """
+    for doc in stack.scripts:
+        for call in doc.calls:
+            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
+                continue
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if not _model_class(owner):
+                continue
+            flags = [k for k in _PRECISION_KWARGS if k in call.kwargs]
+            if not flags:
+                continue
+            md, ckpt, ref = _resolve_model(stack, doc, _first_arg(call))
+            if md is not None and md.config is not None and isinstance(md.config.data, dict):
+                fields = set(md.config.data)
+                mtype = md.model_type or "?"
+                where = md.config.loc()
+            elif ckpt is not None and isinstance(ckpt.get("model_type"), str):
+                mtype = ckpt["model_type"]
+                if mtype == "qwen" or ckpt.get("auto_map") or ckpt.get("trust_remote_code"):
+                    continue  # remote code: its configuration class is not known here
+                fields = set()
+                where = None
+            else:
+                continue
+            for flag in flags:
+                if flag in fields:
+                    continue
+                arg = call.kwargs[flag]
+                loc = Location(doc.path, arg.key_line or arg.line, arg.key_col or arg.col)
+                dtype = _DTYPE_FOR.get(flag.replace("use_", ""), "torch.bfloat16")
+                if mtype == "qwen" and flag.startswith("use_"):
+                    remedy = f"Qwen's remote code spells it {flag[4:]}=True"
+                else:
+                    remedy = f"use torch_dtype={dtype}"
+                related = (Related(where, f"model_type \"{mtype}\": no \"{flag}\" field"),) if where else ()
+                yield Finding("SL406", loc,
+                              f"from_pretrained({flag}=...) ({doc.path}:{loc.line}) loads {ref} (model_type "
+                              f"\"{mtype}\"), whose configuration has no \"{flag}\" field: transformers passes it to "
+                              f"the model's __init__ and raises \"TypeError: __init__() got an unexpected keyword "
+                              f"argument '{flag}'\" — {remedy}",
+                              hint=remedy, related=related, key=f"{doc.path}:{ref}:{flag}")
+
+
+# -- apply_chat_template for generation without the generation prompt --------------------
+
+_TRAINERS = ("Trainer", "SFTTrainer", "DPOTrainer", "ORPOTrainer", "KTOTrainer", "CPOTrainer", "GRPOTrainer",
+             "RewardTrainer", "Seq2SeqTrainer", "PPOTrainer")
+
+
+@check(code="SL407", name="chat-template-without-generation-prompt", severity="warning",
+       category="API Usage and Interface Issues", subcategory="API Compatibility Issues",
+       summary="An inference script formats a chat with apply_chat_template without add_generation_prompt=True.",
+       evidence=("https://github.com/deepseek-ai/DeepSeek-Coder/issues/83",))
+def chat_template_without_generation_prompt(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `tokenizer.apply_chat_template(messages, ...)` without `add_generation_prompt=True`
+    whose result reaches a `generate(...)` call (transformers or vLLM) of the same function —
+    followed through assignments, `tokenizer(text)`, `.to(device)`, loops and comprehensions —
+    in a script that does not train. When the tokenizer's model directory is in the tree,
+    templates that never read `add_generation_prompt` are not reported.
+
+    ## Why is this bad?
+    `add_generation_prompt` defaults to False: the prompt ends after the user's turn, without the
+    assistant header (`<|im_start|>assistant`, `### Response:`, `<|start_header_id|>assistant...`).
+    The model then continues the user's message, writes the header itself, or answers off-format.
+    Templates that used to append the header unconditionally (deepseek-coder before its December
+    2023 tokenizer update) now require the flag, so scripts written against the old files change
+    behaviour silently.
+
+    ## Example
+    ```
+    inputs = tokenizer.apply_chat_template(messages, return_tensors="pt")
+    outputs = model.generate(inputs, max_new_tokens=512)
+    ```
+
+    ## Use instead
+    `tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt")`
+
+    ## Known false alarms
+    Scripts that build training data (they create a Trainer), calls with
+    `continue_final_message=True`, a non-literal `add_generation_prompt`, and prompts that reach
+    `generate` only through a helper function's return value (not followed) are not reported.
+    """
+    for doc in stack.scripts:
+        calls = doc.calls
+        if any(c.short in _TRAINERS for c in calls):
+            continue
+        if not any(c.short == "generate" and c.name != "generate" for c in calls):
+            continue
+        tf = stack.texts.get(doc.path)
+        if tf is None:
+            continue
+        tokenizers = _tokenizer_dirs(stack, doc)
+        for call in calls:
+            if call.short != "apply_chat_template":
+                continue
+            if "continue_final_message" in call.kwargs or call.star_kwargs:
+                continue
+            agp = call.kwargs.get("add_generation_prompt")
+            if agp is not None and (agp.value is not False):
+                continue  # True, or not a literal
+            md = tokenizers.get(call.receiver or "")
+            if md is not None and not _template_uses_generation_prompt(md):
+                continue
+            gen_line = _flows_to_generate(tf.text, call.line, call.col)
+            if gen_line is None:
+                continue
+            loc = Location(doc.path, agp.key_line if agp is not None else call.line,
+                           agp.key_col if agp is not None else call.col)
+            said = "add_generation_prompt=False" if agp is not None else "no add_generation_prompt"
+            yield Finding("SL407", loc,
+                          f"{call.name}(...) ({doc.path}:{call.line}) has {said}, and the prompt it builds is passed to "
+                          f"generate ({doc.path}:{gen_line}): it ends without the assistant header, so the model "
+                          f"continues the user's turn or answers off-format — pass add_generation_prompt=True",
+                          hint="pass add_generation_prompt=True", key=f"{doc.path}:{call.line}")
+
+
+def _flows_to_generate(text: str, line: int, col: int) -> Optional[int]:
+    """Line of a `.generate(...)` call, in the same function as the call at (line, col), whose
+    arguments use that call's value: followed through assignments, for-loops and comprehensions
+    by name, in source order (a later assignment from something else ends the flow)."""
+    import ast
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+    def walk_scope(node: ast.AST) -> Iterator[ast.AST]:
+        """Nodes of one scope: nested functions and classes are not entered."""
+        stack = list(ast.iter_child_nodes(node))
+        while stack:
+            n = stack.pop()
+            yield n
+            if not isinstance(n, scopes):
+                stack.extend(ast.iter_child_nodes(n))
+
+    source = None
+    scope: ast.AST = tree
+    todo: List[ast.AST] = [tree]
+    while todo and source is None:
+        sc = todo.pop()
+        for n in walk_scope(sc):
+            if isinstance(n, ast.Call) and n.lineno == line and n.col_offset + 1 == col:
+                source, scope = n, sc
+                break
+            if isinstance(n, scopes):
+                todo.append(n)
+    if source is None:
+        return None
+
+    def mentions(expr: Optional[ast.AST], names: set) -> bool:
+        if expr is None:
+            return False
+        return any(sub is source or (isinstance(sub, ast.Name) and sub.id in names) for sub in ast.walk(expr))
+
+    events: List[Tuple[int, int, str, Any, Any]] = []  # (line, col, kind, value, target)
+    for n in walk_scope(scope):
+        if isinstance(n, ast.Assign):
+            for t in n.targets:
+                events.append((n.lineno, n.col_offset, "flow", n.value, t))
+        elif isinstance(n, (ast.AnnAssign, ast.AugAssign)) and n.value is not None:
+            events.append((n.lineno, n.col_offset, "flow", n.value, n.target))
+        elif isinstance(n, (ast.For, ast.AsyncFor)):
+            events.append((n.lineno, n.col_offset, "flow", n.iter, n.target))
+        elif isinstance(n, ast.comprehension):
+            events.append((getattr(n.iter, "lineno", 0), -1, "flow", n.iter, n.target))
+        elif isinstance(n, ast.withitem) and n.optional_vars is not None:
+            events.append((n.context_expr.lineno, n.context_expr.col_offset, "flow", n.context_expr, n.optional_vars))
+        elif isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "generate":
+            events.append((n.lineno, n.col_offset, "sink", n, None))
+    events.sort(key=lambda e: (e[0], e[1]))
+    tainted: set = set()
+    for _ in range(2):  # a second pass carries values around loops
+        for ln, _c, kind, value, target in events:
+            if kind == "sink":
+                if any(mentions(a, tainted) for a in value.args) or \
+                        any(mentions(k.value, tainted) for k in value.keywords):
+                    return ln
+                continue
+            names = {t.id for t in ast.walk(target) if isinstance(t, ast.Name)}
+            if mentions(value, tainted):
+                tainted |= names
+            elif not isinstance(target, ast.Attribute):
+                tainted -= names
+    return None
+
+
+def _tokenizer_dirs(stack: Stack, doc: PyDoc) -> Dict[str, Any]:
+    """variable -> local model directory, for `var = AutoTokenizer.from_pretrained("<dir in tree>")`."""
+    out: Dict[str, Any] = {}
+    for call in doc.calls:
+        if call.short != "from_pretrained" or "Tokenizer" not in call.name:
+            continue
+        var = _assigned_var(stack, doc.path, call.line)
+        if not var:
+            continue
+        md, _, _ = _resolve_model(stack, doc, _first_arg(call))
+        if md is not None:
+            out[var] = md
+    return out
+
+
+def _template_uses_generation_prompt(md: Any) -> bool:
+    from stacklint.checks import _templates as T
+
+    tmpls = T.templates(md)
+    return not tmpls or any("add_generation_prompt" in t.text for t in tmpls)

@@ -110,7 +110,7 @@ def _too_old(c: Constraint, model_type: str, where: Location, first: str, ref: M
 # -- SL102: pins that cannot be installed together ------------------------------------
 
 _PIN_EVIDENCE = (
-    "https://github.com/QwenLM/Qwen2.5/issues/1103",  # qwen25-201 (Dependency Library Compatibility record; thread not re-read)
+    "https://github.com/QwenLM/Qwen2.5/issues/1103",  # qwen25-201 (Dependency Library Compatibility record; thread not yet read, unverified)
 )
 # qwen1-171 (QwenLM/Qwen#988) was removed: read 2026 — a 72B LoRA run with lr stuck at 0 under
 # transformers 4.31.0 (maintainer: upgrade transformers); no conflicting pins in that thread.
@@ -343,8 +343,8 @@ def _disjoint(a: str, a_rel: List[str], b: str, b_rel: List[str], dep: str, dep_
 # -- SL103: serving engine too old for the model --------------------------------------
 
 _ENGINE_EVIDENCE = (
-    "https://github.com/QwenLM/Qwen2.5/issues/65",  # qwen25-13 (Dependency record; thread not re-read)
-    "https://github.com/QwenLM/Qwen2.5/issues/77",  # qwen25-17 (Dependency record; thread not re-read)
+    "https://github.com/QwenLM/Qwen2.5/issues/65",  # qwen25-13 (Dependency record; thread not yet read, unverified)
+    "https://github.com/QwenLM/Qwen2.5/issues/77",  # qwen25-17 (Dependency record; thread not yet read, unverified)
     "https://github.com/vllm-project/vllm/issues/3463",  # Qwen2ForCausalLM not supported in vLLM 0.2.4; added in 0.3.0
 )
 _IMAGE_VERSION = (
@@ -582,7 +582,7 @@ def numpy2_with_old_torch(stack: Stack) -> Iterator[Finding]:
 # -- SL106: Python outside a pinned package's Requires-Python ---------------------------
 
 _PY_EVIDENCE = (
-    "https://github.com/QwenLM/Qwen/issues/1199",  # qwen1-201 (System Architecture Compatibility record; thread not re-read)
+    "https://github.com/QwenLM/Qwen/issues/1199",  # qwen1-201 (System Architecture Compatibility record; thread not yet read, unverified)
 )
 
 
@@ -895,3 +895,339 @@ def _known(name: str) -> bool:
     from stacklint.knowledge import packages
 
     return bool(packages.known(name))
+
+
+# -- SL110-SL112: packages without wheels for the stack's platform or Python ----------------
+
+_NO_PLATFORM_EVIDENCE = (
+    "https://github.com/Dao-AILab/flash-attention/issues/770",  # flash-attn on Apple silicon: CUDA only
+    "https://github.com/vllm-project/vllm/issues/3827",  # pip install vllm on Windows: not supported, use WSL
+)
+
+
+_NO_PY_WHEEL_EVIDENCE = (
+    "https://pypi.org/project/torch/2.1.2/#files",  # cp38-cp311 wheels only, no sdist
+)
+
+
+def _release_status(name: str, rel: str, pf: str, py: Optional[str]) -> Tuple[str, str]:
+    """(status, detail) of one release on a platform/Python:
+    ok | limit (curated: cannot work) | none (no file at all) | nopy (no wheel for the Python, no sdist)
+    | build (only an sdist / no wheel for the Python, but an sdist)."""
+    from stacklint.knowledge import packages, wheels
+
+    lim = wheels.limit(name, rel, pf)
+    if lim is not None:
+        return "limit", str(lim.get("why", ""))
+    cov = wheels.coverage(name, rel)
+    if cov is None:
+        return "ok", ""  # unknown release: not judged
+    pythons = cov.get("pythons") or {}
+    entries = list(pythons.get(pf, ())) + list(pythons.get("any", ()))
+    if not entries:
+        return ("build", "no wheel") if cov.get("sdist") else ("none", "no wheel and no sdist")
+    if py is None or wheels.python_covered(entries, py):
+        return "ok", ""
+    rp = packages.requires_python(name, rel)
+    if rp is not None:
+        from stacklint.checks import _envlib as E
+
+        spec = E.spec_of(rp)
+        if spec is not None and not spec.contains(py + ".0", prereleases=True):
+            return "ok", ""  # outside Requires-Python: SL106's finding, not ours
+    have = ", ".join(e for e in entries[:6])
+    return ("build" if cov.get("sdist") else "nopy"), f"wheels for Python {have} only"
+
+
+def _platform_findings(stack: Stack) -> Iterator[Tuple[str, Finding]]:
+    from stacklint.checks import _envlib as E
+    from stacklint.checks import _platform as P
+    from stacklint.knowledge import wheels
+
+    seen: Set[Tuple[str, Location, str]] = set()
+    for t in P.targets(stack):
+        if P.index_overridden(t.install):
+            continue
+        py_eval = t.python or "3.11"
+        for c in t.constraints:
+            if c.url or not wheels.known(c.name) or not P.applies(c, t.platform, py_eval):
+                continue
+            spec = E.base_spec(c)
+            rels = [r for r in wheels.releases(c.name) if E.admits(spec, r)]
+            if not rels:
+                continue
+            stats = [_release_status(c.name, r, t.platform, t.python) for r in rels]
+            kinds = {k for k, _ in stats}
+            if "ok" in kinds:
+                continue
+            pf_text = P.describe_platform(t.platform)
+            src = f"{t.how} ({t.where.path}:{t.where.line})"
+            pyw = t.py_where
+            py_src = f"Python {t.python} ({pyw.path}:{pyw.line})" if t.python and pyw else ""
+            if kinds <= {"limit", "none", "nopy"}:
+                if kinds == {"nopy"}:
+                    code = "SL112"
+                    msg = (f"{E.describe(c)} ({c.location.path}:{c.location.line}) has no wheel for {py_src} "
+                           f"on {pf_text} and no source distribution ({stats[-1][1]}) — pip stops with "
+                           f"\"No matching distribution found\"")
+                    hint = f"use a Python the release has wheels for, or a release built for Python {t.python}"
+                    rel_where = pyw or t.where
+                else:
+                    code = "SL110"
+                    why = next((d for k, d in stats if k == "limit"), "") or stats[-1][1]
+                    msg = (f"{E.describe(c)} ({c.location.path}:{c.location.line}) cannot be installed or run on "
+                           f"{pf_text}, the {src}: {why}")
+                    hint = f"run {c.name} on Linux (a container or WSL), or drop it for {pf_text}"
+                    rel_where = t.where
+            else:
+                if not t.explicit and "build" in kinds and not any(d.startswith("wheels for") for _k, d in stats):
+                    continue  # Linux x86_64 assumed, not stated: source builds there are normal
+                if t.platform == P.DEFAULT and not any(d.startswith("wheels for") for _k, d in stats):
+                    continue
+                code = "SL111"
+                what = (f"no wheel for {py_src} on {pf_text}" if any(d.startswith("wheels for") for _k, d in stats)
+                        else f"no wheel for {pf_text}, the {src}")
+                msg = (f"{E.describe(c)} ({c.location.path}:{c.location.line}) has {what}; pip builds it from "
+                       f"source, which needs a compiler toolchain (and the CUDA toolkit for GPU kernels)")
+                hint = "pin a release with a wheel for this platform/Python, or build it where the toolchain exists"
+                rel_where = (pyw or t.where) if "Python" in what else t.where
+            key = (code, c.location, t.platform)
+            if key in seen:
+                continue
+            seen.add(key)
+            yield code, Finding(code, c.location, msg, hint=hint,
+                                related=(Related(rel_where, f"{pf_text}" + (f", Python {t.python}" if t.python else "")),),
+                                key=f"{E.describe(c)}|{t.platform}|{t.python or ''}")
+
+
+@check(code="SL110", name="package-unsupported-on-platform", severity="error",
+       category="Environment Compatibility Issues", subcategory="System Architecture Compatibility",
+       summary="A package the stack installs has no build for the platform it runs on (vLLM on Windows, flash-attn on macOS, old bitsandbytes on Windows, triton off Linux).",
+       evidence=_NO_PLATFORM_EVIDENCE)
+def package_unsupported_on_platform(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Finds the platform each install runs on — a Dockerfile `--platform` or an arm64 base image, conda
+    `platforms:`, the GitHub Actions runner of a workflow job that `pip install`s packages,
+    `[tool.stacklint.target] platform` — and reports packages for which no release the constraint admits
+    can work there: the package index has no wheel and no source distribution for that platform, or the
+    package is known not to support it (vLLM on Windows, flash-attn on macOS, bitsandbytes < 0.43 on
+    Windows/macOS). Wheel coverage comes from the package index's file listings (knowledge/data/wheels.json).
+
+    ## Why is this bad?
+    pip stops with `No matching distribution found for triton`, vLLM's build stops with "vLLM only supports
+    Linux platform", flash-attn's build with "nvcc was not found", and bitsandbytes < 0.43 on Windows
+    imports but fails with "CUDA Setup failed despite GPU being available".
+
+    ## Example
+    ```
+    # .github/workflows/test.yml
+    runs-on: windows-latest
+    steps:
+      - run: pip install vllm==0.6.3
+    ```
+
+    ## Use instead
+    ```
+    runs-on: ubuntu-latest
+    ```
+
+    ## Known false alarms
+    Constraints under environment markers that exclude the platform (`vllm; sys_platform == "linux"`),
+    installs from a private index or `--find-links` directory (they may serve other builds), self-hosted
+    runners and workflow steps with an `if:` condition in multi-platform matrices are not judged. Linux
+    x86_64 is assumed only where a file states nothing.
+    """
+    for code, f in _platform_findings(stack):
+        if code == "SL110":
+            yield f
+
+
+@check(code="SL111", name="no-wheel-for-platform", severity="warning",
+       category="Environment Compatibility Issues", subcategory="System Architecture Compatibility",
+       summary="A package has no wheel for the stated platform or Python, so pip compiles it from source (deepspeed on Windows, flash-attn on aarch64).",
+       evidence=_NO_PLATFORM_EVIDENCE)
+def no_wheel_for_platform(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Like SL110, but for packages that publish a source distribution: no release the constraint admits has a
+    wheel for the stated platform (deepspeed on Windows, flash-attn or xformers on Linux aarch64 or macOS)
+    or for the stack's Python minor, so pip falls back to compiling the sdist.
+
+    ## Why is this bad?
+    The build needs a C++ toolchain and, for GPU kernels, the CUDA toolkit of the right version; it often
+    fails (`error: subprocess-exited-with-error`, "CUDA_HOME environment variable is not set") or takes
+    an hour. It may also succeed, hence a warning.
+
+    ## Example
+    ```
+    FROM --platform=linux/arm64 nvidia/cuda:12.4.1-devel-ubuntu22.04
+    RUN pip install xformers==0.0.28.post1
+    ```
+
+    ## Use instead
+    A release with a wheel for the platform, or a prebuilt wheel by URL.
+
+    ## Known false alarms
+    Linux x86_64 source builds are not reported unless a stated Python has no wheel (flash-attn, deepspeed
+    and the like are sdist-only there by design and fetch or build their kernels at install time).
+    """
+    for code, f in _platform_findings(stack):
+        if code == "SL111":
+            yield f
+
+
+@check(code="SL112", name="no-wheel-for-python", severity="error",
+       category="Environment Compatibility Issues", subcategory="System Architecture Compatibility",
+       summary="A pinned package has wheels for the platform but none for the stack's Python, and no source distribution (torch 2.1 on Python 3.12).",
+       evidence=_NO_PY_WHEEL_EVIDENCE)
+def no_wheel_for_python(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    When an install runs one Python minor (`python:3.12` image tag, conda `python=3.12`, setup-python in a
+    workflow job, `[tool.stacklint.target] python`), reports constraints under which every admitted release
+    has wheels only for other Python versions and no source distribution — the case `Requires-Python`
+    does not catch (torch declares `>=3.8` but 2.1.x ships no cp312 wheel).
+
+    ## Why is this bad?
+    `ERROR: Could not find a version that satisfies the requirement torch==2.1.2 (from versions: 2.2.0, ...)`.
+
+    ## Example
+    ```
+    FROM python:3.12-slim
+    RUN pip install torch==2.1.2
+    ```
+
+    ## Use instead
+    ```
+    FROM python:3.11-slim      # or torch>=2.2
+    ```
+
+    ## Known false alarms
+    Releases whose Requires-Python already excludes the Python are left to SL106; installs from a private
+    index or `--find-links` directory are not judged.
+    """
+    for code, f in _platform_findings(stack):
+        if code == "SL112":
+            yield f
+
+
+# -- SL113: torch.distributed NCCL backend on a platform whose torch has no NCCL ------------
+
+_NCCL_EVIDENCE = (
+    "https://github.com/meta-llama/llama/issues/104",  # llama2-16: Windows, example.py init_process_group("nccl"); fix: "gloo"
+    "https://github.com/meta-llama/codellama/issues/11",  # codellama-1: macOS, "Distributed package doesn't have NCCL built in"
+    "https://github.com/meta-llama/llama3/issues/127",  # llama3-10: Windows 11, Llama.build -> nccl
+    "https://github.com/meta-llama/llama/issues/112",  # llama2-17: macOS / Windows, same error; fix: gloo backend
+)
+_PLATFORM_AWARE = re.compile(r"is_nccl_available|sys\.platform|platform\.system\(|os\.name\b")
+
+
+def _nccl_platforms(stack: Stack, path: str) -> List[Tuple[str, Location, str]]:
+    """Non-Linux platforms the script at ``path`` is stated to run on."""
+    from stacklint.checks import _platform as P
+
+    out: List[Tuple[str, Location, str]] = []
+    if stack.target_platform is not None:
+        pf = P.normalize(stack.target_platform.value)
+        if pf and not pf.startswith("linux"):
+            out.append((pf, stack.target_platform.location, f"target platform {stack.target_platform.value}"))
+    for s in stack.environment(path):
+        pfs = [(P.normalize(st.value), st) for st in s.platforms]
+        if pfs and all(p and not p.startswith("linux") for p, _ in pfs):
+            pf, st = pfs[0]
+            out.append((pf, st.location, f"platform {st.value}"))  # type: ignore[arg-type]
+    for s in stack.environment(path):
+        for c in s.get("torch"):
+            if c.local and c.local.startswith("cpu"):
+                out.append(("cpu-build", c.location, f"CPU-only torch {E_describe(c)}"))
+        for st in s.index_urls:
+            if s.get("torch") and re.search(r"/whl/(?:nightly/|test/)?cpu/?$", str(st.value).strip()):
+                out.append(("cpu-build", st.location, f"CPU-only torch index {st.value}"))
+    name = path.rsplit("/", 1)[-1]
+    for wpath, docs in stack.docs.items():
+        if "/.github/workflows/" not in "/" + wpath:
+            continue
+        for doc in docs:
+            jobs = doc.get("jobs")
+            for jname, job in (jobs.items() if isinstance(jobs, dict) else ()):
+                if not isinstance(job, dict) or not isinstance(job.get("runs-on"), str):
+                    continue
+                pf = P.runner_platform(job["runs-on"])
+                if pf is None or pf.startswith("linux"):
+                    continue
+                runs = " ".join(st.get("run") for st in job.get("steps") or ()
+                                if isinstance(st, dict) and isinstance(st.get("run"), str))
+                if re.search(r"(?:^|[\s/])" + re.escape(name) + r"\b", runs):
+                    out.append((pf, doc.loc("jobs", jname, "runs-on"), f"runs-on {job['runs-on']}"))
+    return out
+
+
+@check(code="SL113", name="nccl-backend-off-linux", severity="error",
+       category="Environment Compatibility Issues", subcategory="System Architecture Compatibility",
+       summary="A script initialises torch.distributed with the NCCL backend on Windows or macOS, whose torch builds have no NCCL.",
+       evidence=_NCCL_EVIDENCE)
+def nccl_backend_off_linux(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Finds `torch.distributed.init_process_group("nccl")` (or `backend="nccl"`) in the stack's Python
+    files and reports it when the stack states that it runs on Windows or macOS: `[tool.stacklint.target]
+    platform`, a conda environment whose `platforms:` are all non-Linux, or a GitHub Actions job on a
+    Windows/macOS runner that runs the script — or installs a CPU-only torch (`torch==2.1.0+cpu`, the
+    `https://download.pytorch.org/whl/cpu` index), which has no NCCL either. The Meta reference code (`llama/generation.py`,
+    `example.py`) does exactly this.
+
+    ## Why is this bad?
+    Only the CUDA/ROCm builds of torch for Linux include NCCL: `RuntimeError: Distributed package doesn't have NCCL built in`
+    as soon as the script starts (`torchrun ... example_chat_completion.py` on a laptop).
+
+    ## Example
+    ```
+    # stacklint.toml
+    [target]
+    platform = "windows-amd64"
+    # example.py
+    torch.distributed.init_process_group("nccl")
+    ```
+
+    ## Use instead
+    ```
+    torch.distributed.init_process_group("gloo")   # or pick the backend from the platform
+    ```
+
+    ## Known false alarms
+    Files that choose the backend at run time (another `init_process_group` call with a different or
+    computed backend, or a check of `sys.platform` / `is_nccl_available()`) are not reported; without a
+    stated platform nothing is reported.
+    """
+    from stacklint.knowledge import wheels
+
+    for doc in stack.scripts:
+        calls = [c for c in doc.calls if c.short == "init_process_group"]
+        if not calls:
+            continue
+        backends = []
+        for c in calls:
+            arg = c.kwargs.get("backend") or (c.args[0] if c.args else None)
+            val = arg.value if arg is not None else None
+            backends.append((c, arg, val.lower() if isinstance(val, str) else None))
+        if any(b != "nccl" for _c, _a, b in backends):
+            continue  # another or a computed backend: chosen at run time
+        tf = stack.texts.get(doc.path)
+        if tf is not None and _PLATFORM_AWARE.search(tf.text):
+            continue
+        targets = _nccl_platforms(stack, doc.path)
+        if not targets:
+            continue
+        pf, where, how = targets[0]
+        lim = wheels.feature_limit("torch", "nccl", pf)
+        if lim is None:
+            continue
+        from stacklint.checks import _platform as P
+
+        for c, arg, _b in backends:
+            loc = Location(doc.path, arg.line if arg is not None else c.line, arg.col if arg is not None else c.col)
+            what = "CPU-only torch builds" if pf == "cpu-build" else f"torch builds for {P.describe_platform(pf)}"
+            msg = (f"init_process_group(\"nccl\") ({doc.path}:{c.line}) needs NCCL, which {what} "
+                   f"do not include ({how}, {where.path}:{where.line}) — torch raises "
+                   f"\"Distributed package doesn't have NCCL built in\"; use the \"gloo\" backend off Linux")
+            yield Finding("SL113", loc, msg, hint="use init_process_group(\"gloo\") on Windows/macOS, or run on Linux",
+                          related=(Related(where, "CPU-only torch" if pf == "cpu-build"
+                                           else f"runs on {P.describe_platform(pf)}"),),
+                          key=f"nccl|{pf}")

@@ -360,3 +360,156 @@ def chat_template_render_fails(stack: Stack) -> Iterator[Finding]:
                           f"plain user/assistant conversation: {tr.error[:200]}",
                           hint="fix the template so it renders system/user/assistant turns with string contents",
                           key=f"{tmpl.location.path}:{tmpl.name}")
+
+
+# -- tokenizer vocabulary files --------------------------------------------------------
+
+_SP = ("tokenizer.model", "tokenizer.json")  # SentencePiece model, or the fast serialisation
+_BPE = ("tokenizer.json", ("vocab.json", "merges.txt"))
+# tokenizer class -> acceptable file sets (any one suffices); a tuple inside means "all of these"
+_VOCAB_FILES = {
+    "LlamaTokenizer": _SP, "LlamaTokenizerFast": _SP, "CodeLlamaTokenizer": _SP, "CodeLlamaTokenizerFast": _SP,
+    "GemmaTokenizer": _SP, "GemmaTokenizerFast": _SP, "T5Tokenizer": _SP + ("spiece.model",),
+    "T5TokenizerFast": _SP + ("spiece.model",),
+    "Qwen2Tokenizer": _BPE, "Qwen2TokenizerFast": _BPE, "GPT2Tokenizer": _BPE, "GPT2TokenizerFast": _BPE,
+    "CodeGenTokenizer": _BPE, "CodeGenTokenizerFast": _BPE, "GPTNeoXTokenizerFast": ("tokenizer.json",),
+    "PreTrainedTokenizerFast": ("tokenizer.json",),
+    # remote-code tokenizers (auto_map): the vocabulary file their tokenization_*.py opens
+    "QWenTokenizer": ("qwen.tiktoken",), "ChatGLMTokenizer": ("tokenizer.model",),
+    "BaichuanTokenizer": ("tokenizer.model",), "InternLM2Tokenizer": ("tokenizer.model",),
+    "InternLMTokenizer": ("tokenizer.model",),
+}
+# slow SentencePiece classes a script may name explicitly: they need tokenizer.model itself
+_SLOW_SP = ("LlamaTokenizer", "CodeLlamaTokenizer", "GemmaTokenizer", "T5Tokenizer")
+_WEIGHTS = re.compile(r"^(?:model|pytorch_model)(?:-\d+-of-\d+)?\.(?:safetensors|bin)$|^consolidated\.\d+\.pth$")
+_LLAMA3_HUB = re.compile(r"(?i)(?:^|/)(?:meta-)?llama-?3(?:[.\-_]|$)")
+
+
+def _weights_present(stack: Stack, md: ModelDir) -> bool:
+    """The directory holds the model's own weights (not LFS pointers): it is a complete download,
+    so an absent tokenizer file is really absent (partial mirrors carry configs only)."""
+    for name in md.names:
+        if not _WEIGHTS.match(name):
+            continue
+        blob = stack.blobs.get(f"{md.dir}/{name}" if md.dir != "." else name)
+        if blob is not None and blob.lfs_pointer:
+            continue
+        return True
+    return False
+
+
+def _has(names: set, want: Any) -> bool:
+    return all(w in names for w in want) if isinstance(want, tuple) else want in names
+
+
+def _fmt(want: Any) -> str:
+    return " + ".join(want) if isinstance(want, tuple) else want
+
+
+def _tokenizer_class(md: ModelDir) -> Optional[Tuple[str, Location, Optional[str]]]:
+    """(class name, where it is named, remote module file or None) from tokenizer_config.json."""
+    tok = md.tokenizer
+    if tok is None or not isinstance(tok.data, dict):
+        return None
+    amap = tok.data.get("auto_map")
+    if isinstance(amap, dict) and amap.get("AutoTokenizer"):
+        ref = amap["AutoTokenizer"]
+        ref = ref[0] if isinstance(ref, list) and ref else ref
+        if isinstance(ref, str) and "." in ref and "--" not in ref:
+            module, cls = ref.rsplit(".", 1)
+            return cls, tok.loc("auto_map", "AutoTokenizer"), module + ".py"
+    cls = tok.data.get("tokenizer_class")
+    if isinstance(cls, str):
+        return cls, tok.loc("tokenizer_class"), None
+    return None
+
+
+@check(code="SL606", name="tokenizer-vocab-file-missing", severity="error",
+       category="Tokenizer and Text Processing Issues", subcategory="Tokenizer File Error",
+       summary="The tokenizer class a model directory (or a script) uses needs a vocabulary file that is not there.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/60",))
+def tokenizer_vocab_file_missing(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For a model directory that holds its weights (a complete download, not a config-only mirror),
+    reads the tokenizer class of `tokenizer_config.json` (`tokenizer_class`, or the remote-code
+    class of `auto_map`) and reports when none of the files that class loads from is present:
+    `qwen.tiktoken` for Qwen-7B's `QWenTokenizer` (and its `tokenization_qwen.py`),
+    `tokenizer.model`/`tokenizer.json` for Llama/Gemma/T5 classes, `tokenizer.json` or
+    `vocab.json` + `merges.txt` for Qwen2/GPT-2 BPE classes, `tokenizer.json` for
+    `PreTrainedTokenizerFast`. Also reports a script that names a slow SentencePiece class
+    (`LlamaTokenizer.from_pretrained(...)`) for a directory in the tree that has `tokenizer.json`
+    but no `tokenizer.model`, or for a Llama 3 hub id (whose repository root ships only the BPE
+    `tokenizer.json`).
+
+    ## Why is this bad?
+    Loading the tokenizer fails before anything runs: "TypeError: expected str, bytes or
+    os.PathLike object, not NoneType" (Qwen-7B without `qwen.tiktoken`), "TypeError: not a
+    string" / "OSError: Can't load tokenizer" (LlamaTokenizer on a Llama 3 checkpoint).
+
+    ## Example
+    ```
+    Qwen-7B-Chat/  config.json  tokenizer_config.json (auto_map: tokenization_qwen.QWenTokenizer)
+                   model-00001-of-00008.safetensors ...   # no qwen.tiktoken
+    ```
+
+    ## Use instead
+    Download the missing file (`qwen.tiktoken`, `tokenizer.json`, ...) into the directory, or load
+    with `AutoTokenizer`, which picks the class the files support.
+
+    ## Known false alarms
+    Directories without weights (config-only mirrors of hub repositories) are not judged: their
+    tokenizer files may live on the hub.
+    """
+    for md in stack.model_dirs.values():
+        found = _tokenizer_class(md)
+        if found is None:
+            continue
+        cls, loc, module = found
+        names = set(md.names)
+        if not _weights_present(stack, md):
+            continue
+        missing: List[str] = []
+        if module is not None and module not in names:
+            missing.append(module)
+        wants = _VOCAB_FILES.get(cls)
+        if wants is not None and not any(_has(names, w) for w in wants):
+            missing.append(" or ".join(_fmt(w) for w in wants))
+        if not missing:
+            continue
+        yield Finding("SL606", loc,
+                      f"{cls} ({loc.path}:{loc.line}) needs {' and '.join(missing)}, absent from {md.dir}/ although "
+                      f"the weights are there — loading the tokenizer fails; copy the missing file(s) from the "
+                      f"original checkpoint",
+                      hint=f"add {' and '.join(missing)} to {md.dir}/", key=f"{md.dir}:{cls}")
+    yield from _slow_class_in_scripts(stack)
+
+
+def _slow_class_in_scripts(stack: Stack) -> Iterator[Finding]:
+    from stacklint.checks.api import _first_arg, _resolve_model
+
+    for doc in stack.scripts:
+        for call in doc.calls:
+            if call.short != "from_pretrained" or "." not in call.name:
+                continue
+            owner = call.name.rsplit(".", 2)[-2]
+            if owner not in _SLOW_SP:
+                continue
+            if not (call.qualname.startswith("transformers.") or "transformers" in doc.imports):
+                continue
+            if "gguf_file" in call.kwargs or "vocab_file" in call.kwargs:
+                continue
+            md, _, ref = _resolve_model(stack, doc, _first_arg(call))
+            if md is not None:
+                names = set(md.names)
+                if "tokenizer.model" in names or "tokenizer.json" not in names:
+                    continue
+                why = f"{md.dir}/ has tokenizer.json but no tokenizer.model"
+            elif ref and _LLAMA3_HUB.search(ref) and "/" in ref:
+                why = f"{ref} is a Llama 3 checkpoint: its repository root has the BPE tokenizer.json, no SentencePiece tokenizer.model"
+            else:
+                continue
+            loc = Location(doc.path, call.line, call.col)
+            yield Finding("SL606", loc,
+                          f"{owner}.from_pretrained ({doc.path}:{call.line}) is the slow SentencePiece class and needs "
+                          f"tokenizer.model, but {why} — loading fails (\"TypeError: not a string\"); use AutoTokenizer",
+                          hint="use AutoTokenizer.from_pretrained (or the Fast class)", key=f"{doc.path}:{call.line}:{owner}")

@@ -1,7 +1,8 @@
-"""Fine-tuning configuration, precision, quantisation (SL2xx, SL3xx) and launch arithmetic (SL5xx).
+"""Fine-tuning configuration, precision, quantisation (SL2xx, SL3xx), launch arithmetic (SL5xx) and
+GPU memory of training jobs (SL7xx).
 
-SL201/SL202/SL301/SL501 are implemented and unit-tested but not registered yet: every rule must cite a
-dataset record as evidence, and none of their records has been verified yet.
+SL201/SL202/SL301/SL501 are implemented and unit-tested but not registered: every rule must cite a
+dataset record of its subcategory as evidence, and no such record has been found for them yet.
 """
 from __future__ import annotations
 
@@ -442,3 +443,554 @@ def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]
             f"({ckpt.location.path}:{ckpt.location.line}) has MP={mp[0]} ({mp[1]}) — Llama.build asserts "
             f"\"Loading a checkpoint for MP={mp[0]} but world size is {n}\"; use --nproc_per_node {mp[0]}",
             related=(Related(ckpt.location, f"checkpoint MP={mp[0]}"),), key=f"{ckpt.value}|{n}")
+
+
+# -- fp16 on bf16-trained models -------------------------------------------------------------
+
+# Model types whose released weights are bfloat16 and whose fp16 activations overflow (inf/NaN) in
+# training, per the maintainers: "As the original model was trained using bfloat16, changing to
+# float16 may cause numerical instabilities" (https://github.com/QwenLM/Qwen2.5/issues/670 and the
+# threads it links).
+_FP16_OVERFLOW_TYPES = frozenset({"qwen2", "qwen2_moe", "qwen2_vl", "qwen2_5_vl"})
+
+
+def _fp16_settings(job: Job) -> Iterator[Setting]:
+    fp = job.get("fp16")
+    if fp is not None and is_true(fp.value):
+        bf = job.get("bf16")
+        if bf is None or not is_true(bf.value):
+            yield fp
+        return
+    dt = job.get("torch_dtype") or job.get("dtype")
+    if dt is not None and isinstance(dt.value, str) and dt.value.lower() in ("fp16", "float16", "torch.float16", "half"):
+        yield dt
+
+
+def _model_dtype(job: Job) -> Optional[Tuple[str, Location]]:
+    if job.model is None:
+        return None
+    got = job.model.config_value("torch_dtype")
+    if got is None or not isinstance(got[0], str):
+        return None
+    return got[0], got[1]
+
+
+@check(code="SL320", name="fp16-training-of-bf16-model", severity="warning",
+       category="Data and Computation Issues", subcategory="Numerical Computation and Precision Issues",
+       summary="A training job runs in fp16 on a bf16-trained model family whose activations overflow in fp16 (Qwen2, Qwen2.5).",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/670",))
+def fp16_training_of_bf16_model(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports a fine-tuning job (LLaMA-Factory / axolotl `fp16: true`, `TrainingArguments(fp16=True)`,
+    torchtune `dtype: fp16`) whose base model is a Qwen2 / Qwen2.5 (or Qwen2-VL / Qwen2.5-VL)
+    checkpoint released in bfloat16 (`"torch_dtype": "bfloat16"` in its `config.json`).
+
+    ## Why is this bad?
+    These models were trained in bfloat16; some of their activations exceed the fp16 range
+    (65504). In fp16 the forward pass produces inf/NaN for some tokens: the loss becomes NaN or 0,
+    `grad_norm` is NaN and the fine-tuned model generates garbage. Qwen's maintainers answer these
+    reports with "finetune it in bf16 or fp32". The job does not crash, so hours of GPU time are
+    lost before anyone notices.
+
+    ## Example
+    ```yaml
+    model_name_or_path: Qwen/Qwen2-7B-Instruct
+    stage: sft
+    finetuning_type: full
+    fp16: true
+    ```
+
+    ## Use instead
+    ```yaml
+    bf16: true      # Ampere or newer; on V100/T4 train in fp32 (neither fp16 nor bf16)
+    ```
+
+    ## Known false alarms
+    Only the Qwen2 family is reported (the overflow is documented there); other bf16 models may
+    train in fp16 fine. Nothing is reported when the base model or its dtype is unknown, or when
+    bf16 is also on (SL202 covers that).
+    """
+    for job in stack.training_jobs():
+        settings = list(_fp16_settings(job))
+        mt = _job_model_type(job)
+        dtype = _model_dtype(job)
+        if not settings or mt is None or dtype is None:
+            continue
+        model_type, _ = mt
+        if model_type not in _FP16_OVERFLOW_TYPES or dtype[0].lower() not in ("bfloat16", "bf16"):
+            continue
+        assert job.model is not None
+        for s in settings:
+            yield Finding(
+                "SL320", s.location,
+                f"fp16 training ({s.location.path}:{s.location.line}) of {job.model.ref} (model_type "
+                f"\"{model_type}\", released in bfloat16 — {dtype[1].path}:{dtype[1].line}): its activations "
+                f"overflow fp16, giving NaN loss / grad_norm and a broken model — train in bf16, or fp32 on "
+                f"GPUs without bf16",
+                hint="set bf16: true (Ampere or newer) and fp16: false",
+                related=(Related(dtype[1], "base model released in bfloat16"),),
+                key=f"{model_type}|{job.framework}")
+
+
+# -- merging an adapter into a quantized base ------------------------------------------------
+
+_QUANT_NAME = re.compile(r"(?i)(gptq|awq)|[-_.](int[48])(?:$|[-_./])")
+_PEFT_LOADERS = ("AutoPeftModelForCausalLM", "AutoPeftModel", "AutoPeftModelForSeq2SeqLM")
+_BASE_LOADERS = ("AutoModelForCausalLM", "AutoModel", "AutoModelForSeq2SeqLM", "LlamaForCausalLM",
+                 "Qwen2ForCausalLM", "MistralForCausalLM", "AutoModelForVision2Seq")
+
+
+def _norm(base_dir: str, ref: str) -> str:
+    import posixpath
+
+    if ref.startswith("/") or base_dir == ".":
+        return posixpath.normpath(ref)
+    return posixpath.normpath(posixpath.join(base_dir, ref))
+
+
+def quantized_checkpoint(stack: Stack, ref: str, base_dir: str) -> Optional[str]:
+    """How ``ref`` (a hub id or a path) is a GPTQ/AWQ-quantized checkpoint, or None: its
+    config's quantization_config, the knowledge record, or its name (Qwen's -Int4/-Int8
+    checkpoints are GPTQ)."""
+    from stacklint import knowledge_access
+
+    if not isinstance(ref, str) or not ref.strip() or "$" in ref or "{" in ref:
+        return None
+    md = stack.model_dirs.get(_norm(base_dir, ref))
+    if md is not None and md.config is not None and isinstance(md.config.data, dict):
+        qc = md.config.data.get("quantization_config")
+        if isinstance(qc, dict) and str(qc.get("quant_method", "")).lower() in ("gptq", "awq"):
+            return f"{str(qc['quant_method']).upper()}-quantized (quantization_config in {md.config.path})"
+        if qc is None:
+            return None
+    rec = knowledge_access.checkpoint(ref) if "/" in ref and not ref.startswith((".", "/")) else None
+    if rec is not None:
+        q = rec.get("quantization")
+        if isinstance(q, dict) and str(q.get("quant_method", "")).lower() in ("gptq", "awq"):
+            return f"{str(q['quant_method']).upper()}-quantized"
+        if q is None and rec.get("model_type"):
+            return None
+    m = _QUANT_NAME.search(ref.rstrip("/").rsplit("/", 1)[-1])
+    if m:
+        return f"{(m.group(1) or 'GPTQ').upper()}-quantized (by its name)" if m.group(1) else \
+            f"GPTQ-quantized ({m.group(2)} checkpoint)"
+    return None
+
+
+def _adapter_base(stack: Stack, ref: str, base_dir: str) -> Optional[Tuple[str, Location]]:
+    md = stack.model_dirs.get(_norm(base_dir, ref)) if isinstance(ref, str) else None
+    if md is None or md.adapter is None or not isinstance(md.adapter.data, dict):
+        return None
+    base = md.adapter.data.get("base_model_name_or_path")
+    return (base, md.adapter.loc("base_model_name_or_path")) if isinstance(base, str) else None
+
+
+def _line_var(stack: Stack, path: str, line: int) -> Optional[str]:
+    tf = stack.texts.get(path)
+    lines = tf.text.splitlines() if tf is not None else []
+    if not 0 < line <= len(lines):
+        return None
+    head, sep, _ = lines[line - 1].partition("=")
+    head = head.strip()
+    return head if sep and head.isidentifier() else None
+
+
+def _merge_in_scripts(stack: Stack) -> Iterator[Finding]:
+    from stacklint.discover import dirname
+    from stacklint.parsers.python import Unknown
+
+    for doc in stack.scripts:
+        base_dir = dirname(doc.path)
+        quant: dict = {}  # variable -> (why, Location)
+        for call in doc.calls:
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if call.short == "from_pretrained" and owner in _PEFT_LOADERS + _BASE_LOADERS + ("PeftModel",):
+                var = _line_var(stack, doc.path, call.line)
+                first = call.args[0] if call.args else (call.kwargs.get("pretrained_model_name_or_path")
+                                                        or call.kwargs.get("model_id"))
+                if var is None or first is None:
+                    continue
+                where = Location(doc.path, first.line, first.col)
+                why = None
+                if owner == "PeftModel" and isinstance(first.value, Unknown) and first.value.source in quant:
+                    why = quant[first.value.source]
+                elif owner in _PEFT_LOADERS and isinstance(first.value, str):
+                    base = _adapter_base(stack, first.value, base_dir)
+                    if base is not None:
+                        q = quantized_checkpoint(stack, base[0], dirname(base[1].path))
+                        if q and q.startswith("GPTQ"):
+                            why = (f"the adapter's base {base[0]} is {q}", base[1])
+                elif owner in _BASE_LOADERS and isinstance(first.value, str):
+                    q = quantized_checkpoint(stack, first.value, base_dir)
+                    if q and q.startswith("GPTQ"):
+                        why = (f"{first.value} is {q}", where)
+                if why is not None:
+                    quant[var] = why
+                else:
+                    quant.pop(var, None)
+            elif call.short in ("merge_and_unload", "merge_adapter") and call.receiver in quant:
+                why, loc = quant[call.receiver]
+                yield Finding(
+                    "SL321", Location(doc.path, call.line, call.col),
+                    f"{call.name}() ({doc.path}:{call.line}) merges LoRA weights into a quantized model: {why} — "
+                    f"PEFT raises \"Cannot merge LORA layers when the model is gptq quantized\"; merge into the "
+                    f"unquantized base model (then quantize again), or serve base + adapter unmerged",
+                    hint="load the original (bf16/fp16) base model for merging",
+                    related=(Related(loc, "quantized base"),) if loc.path != doc.path or loc.line != call.line else (),
+                    key=f"{doc.path}:{call.receiver}")
+
+
+def _merge_in_llamafactory(stack: Stack) -> Iterator[Finding]:
+    from stacklint.discover import dirname
+
+    for job in stack.training_jobs():
+        if job.framework != "llamafactory" or job.doc is None:
+            continue
+        adapter, export = job.get("adapter_path"), job.doc.get("export_dir")
+        if adapter is None or adapter.value in (None, "") or export in (None, ""):
+            continue
+        qbit = job.get("quantization_bit")
+        eqbit = job.doc.get("export_quantization_bit")
+        base = job.get("base_model")
+        if qbit is not None and as_int(qbit.value) is not None:
+            yield Finding(
+                "SL321", qbit.location,
+                f"export with adapter_name_or_path ({adapter.location.path}:{adapter.location.line}) loads the base "
+                f"in {as_int(qbit.value)}-bit (quantization_bit, {qbit.location.path}:{qbit.location.line}) — "
+                f"LLaMA-Factory raises \"Cannot merge adapters to a quantized model\"; drop quantization_bit",
+                related=(Related(adapter.location, "adapter to merge"),), key=f"{job.location.path}|qbit")
+        elif eqbit is not None and as_int(eqbit) is not None:
+            loc = job.doc.loc("export_quantization_bit")
+            yield Finding(
+                "SL321", loc,
+                f"export_quantization_bit ({loc.path}:{loc.line}) together with adapter_name_or_path "
+                f"({adapter.location.path}:{adapter.location.line}) — LLaMA-Factory raises \"Please merge adapters "
+                f"before quantizing the model\"; export the merged model first, then quantize it in a second export",
+                related=(Related(adapter.location, "adapter to merge"),), key=f"{job.location.path}|eqbit")
+        elif base is not None and isinstance(base.value, str):
+            q = quantized_checkpoint(stack, base.value, dirname(base.location.path))
+            if q:
+                yield Finding(
+                    "SL321", base.location,
+                    f"model_name_or_path {base.value} ({base.location.path}:{base.location.line}) is {q}; exporting "
+                    f"it with adapter_name_or_path ({adapter.location.path}:{adapter.location.line}) fails: "
+                    f"LLaMA-Factory raises \"Cannot merge adapters to a quantized model\" — merge into the "
+                    f"unquantized model",
+                    related=(Related(adapter.location, "adapter to merge"),), key=f"{job.location.path}|base")
+
+
+@check(code="SL321", name="lora-merge-into-quantized-base", severity="error",
+       category="Data and Computation Issues", subcategory="Quantization Compatibility Issues",
+       summary="A LoRA adapter is merged into a GPTQ/AWQ-quantized (or 4/8-bit loaded) base model.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/542",))
+def lora_merge_into_quantized_base(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `merge_and_unload()` / `merge_adapter()` in a script on a model whose base is a
+    GPTQ/AWQ checkpoint (Qwen `-Int4`/`-Int8`, `*-GPTQ`, `*-AWQ`, or a local directory whose
+    `config.json` has a GPTQ/AWQ `quantization_config`) — loaded directly, through
+    `PeftModel.from_pretrained(base, ...)`, or through `AutoPeftModelForCausalLM` on an adapter
+    directory whose `adapter_config.json` names such a base — and LLaMA-Factory export configs
+    (`export_dir` + `adapter_name_or_path`) on a quantized model, with `quantization_bit`, or
+    with `export_quantization_bit`.
+
+    ## Why is this bad?
+    Quantized integer weights cannot absorb a floating-point LoRA delta: PEFT raises
+    `ValueError: Cannot merge LORA layers when the model is gptq quantized`, LLaMA-Factory raises
+    "Cannot merge adapters to a quantized model" / "Please merge adapters before quantizing the
+    model" — after the model has been loaded.
+
+    ## Example
+    ```python
+    model = AutoPeftModelForCausalLM.from_pretrained("output_qwen")  # adapter on Qwen-7B-Chat-Int4
+    merged = model.merge_and_unload()
+    ```
+
+    ## Use instead
+    ```python
+    model = AutoPeftModelForCausalLM.from_pretrained("output_qwen")  # serve base + adapter unmerged,
+    # or train the adapter on Qwen-7B-Chat and merge into that bf16 model
+    ```
+
+    ## Known false alarms
+    In scripts only GPTQ bases are reported; bitsandbytes 4/8-bit bases are not (recent PEFT
+    dequantizes to merge). Adapters whose directory is not in the tree, and names that do not say GPTQ/AWQ/IntN,
+    are not reported.
+    """
+    yield from _merge_in_scripts(stack)
+    yield from _merge_in_llamafactory(stack)
+
+
+# -- GPU memory: replicated base weights -------------------------------------------------------
+
+_SIZE_B = re.compile(r"(?<![\dxX.])(\d+(?:\.\d+)?)[Bb](?![A-Za-z0-9])")
+
+
+def deepspeed_doc(stack: Stack, job: Job) -> Optional[Any]:
+    """The DeepSpeed JSON a job names (``deepspeed:`` / ``--deepspeed``), looked up relative to the
+    job's file and each of its ancestors (scripts are run from the repository root)."""
+    import posixpath
+
+    from stacklint.discover import dirname
+
+    ds = job.get("deepspeed")
+    if ds is None or not isinstance(ds.value, str) or "$" in ds.value or not ds.value.endswith(".json"):
+        return None
+    d = dirname(job.location.path)
+    while True:
+        cand = _norm(d, ds.value)
+        docs = stack.docs.get(cand)
+        if docs:
+            return docs[0]
+        if d == ".":
+            return None
+        d = posixpath.dirname(d) or "."
+
+
+def zero_stage(stack: Stack, job: Job) -> Optional[int]:
+    if job.framework == "deepspeed":
+        zo = job.value("zero_optimization")
+    else:
+        doc = deepspeed_doc(stack, job)
+        zo = doc.data.get("zero_optimization") if doc is not None and isinstance(doc.data, dict) else None
+    if isinstance(zo, dict):
+        return as_int(zo.get("stage")) if zo.get("stage") is not None else 0
+    return None
+
+
+def _params_b(job: Job) -> Optional[Tuple[float, str]]:
+    assert job.model is not None
+    rec = job.model.checkpoint
+    if rec and isinstance(rec.get("params_b"), (int, float)):
+        return float(rec["params_b"]), "knowledge base"
+    m = _SIZE_B.search(job.model.ref.rstrip("/").rsplit("/", 1)[-1])
+    return (float(m.group(1)), "its name") if m else None
+
+
+def _weight_bytes(stack: Stack, job: Job) -> Optional[Tuple[float, str]]:
+    from stacklint.discover import dirname
+
+    assert job.model is not None
+    q = quantized_checkpoint(stack, job.model.ref, dirname(job.model.location.path))
+    name = job.model.ref.rsplit("/", 1)[-1].lower()
+    if q:
+        return (1.0, "8-bit GPTQ") if "int8" in name or "8bit" in name else (0.5, f"4-bit ({q.split(' ')[0]})")
+    if is_true(job.value("q_lora")) or is_true(job.value("load_in_4bit")) or as_int(job.value("quantization_bit")) == 4:
+        return 0.5, "4-bit (QLoRA)"
+    if is_true(job.value("load_in_8bit")) or as_int(job.value("quantization_bit")) == 8:
+        return 1.0, "8-bit"
+    return 2.0, "16-bit"
+
+
+def _replicated(stack: Stack, job: Job) -> Optional[str]:
+    """Why every GPU holds a whole copy of the base weights, or None when unknown or sharded."""
+    args = job.extra.get("script_args") or {}
+    if "fsdp" in args or "fsdp" in job.settings:
+        return None
+    if job.get("deepspeed") is not None:
+        stage = zero_stage(stack, job)
+        return f"DeepSpeed ZeRO-{stage} does not partition parameters" if stage is not None and stage < 3 else None
+    if job.framework in ("torchrun", "deepspeed", "accelerate") and job.command is not None:
+        return f"{job.framework} data parallelism keeps a full replica per GPU"
+    return None
+
+
+@check(code="SL720", name="base-weights-exceed-gpu-memory", severity="warning",
+       category="Hardware and Resource Limitations", subcategory="GPU Memory Insufficiency",
+       summary="The base model's weights alone exceed the target GPU's memory in a data-parallel fine-tuning job that replicates them on every GPU.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/916",))
+def base_weights_exceed_gpu_memory(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    When the target GPU is known (`--gpu`, `[tool.stacklint.target] gpu`, a node selector or
+    Slurm `--gres` in the same file), estimates the memory of the base model's weights — parameters
+    (from the knowledge base or the checkpoint name, e.g. `72B`) x bytes per parameter (0.5 for
+    GPTQ/AWQ Int4 or QLoRA 4-bit, 1 for 8-bit, 2 for bf16/fp16) — for a fine-tuning job in which
+    every GPU holds a full copy (torchrun/deepspeed DDP, DeepSpeed ZeRO-0/1/2), and reports it when
+    the weights alone are larger than one GPU.
+
+    ## Why is this bad?
+    Gradients, optimizer state and activations come on top of the weights, so the job cannot even
+    finish loading: it dies with `CUDA out of memory` on every rank. More GPUs of the same size do
+    not help, because ZeRO-1/2 and DDP partition only optimizer state and gradients.
+
+    ## Example
+    ```sh
+    # stacklint scan --gpu V100-32GB ; finetune/ds_config_zero2.json has "stage": 2
+    torchrun --nproc_per_node 8 finetune.py --model_name_or_path Qwen/Qwen-72B-Chat-Int4 \
+        --use_lora --q_lora --deepspeed finetune/ds_config_zero2.json
+    ```
+
+    ## Use instead
+    ```sh
+    # shard the parameters: LoRA on the bf16 model with ZeRO-3 (ds_config_zero3.json, "stage": 3)
+    torchrun --nproc_per_node 8 finetune.py --model_name_or_path Qwen/Qwen-72B-Chat \
+        --use_lora --deepspeed finetune/ds_config_zero3.json
+    ```
+
+    ## Known false alarms
+    Nothing is reported when the GPU, the model size, or the DeepSpeed stage is unknown, with
+    ZeRO-3 or FSDP, or for single-process jobs that may spread the model with `device_map="auto"`.
+    The estimate is a lower bound (embeddings kept in 16-bit, activations and optimizer state are
+    not counted).
+    """
+    for job in stack.training_jobs():
+        if job.model is None:
+            continue
+        gpus = job_gpus(stack, job.location.path)
+        if not gpus:
+            continue
+        why = _replicated(stack, job)
+        size = _params_b(job)
+        wb = _weight_bytes(stack, job)
+        if why is None or size is None or wb is None:
+            continue
+        gs, rec = min(gpus, key=lambda g: g[1].get("memory_gb") or 1e9)
+        mem = rec.get("memory_gb")
+        if not isinstance(mem, (int, float)):
+            continue
+        need = size[0] * wb[0]
+        if need <= mem:
+            continue
+        loc = job.model.location
+        yield Finding(
+            "SL720", loc,
+            f"{job.model.ref} ({loc.path}:{loc.line}) has ~{size[0]:g}B parameters (from {size[1]}); at "
+            f"{wb[1]} that is ~{need:.0f} GB of weights alone, more than the {mem} GB of one {rec['name']} "
+            f"({_gpu_where(gs)}), and {why} — every rank runs out of memory while loading",
+            hint="shard parameters (DeepSpeed ZeRO-3 / FSDP), or use GPUs with more memory or a smaller model",
+            related=(Related(gs.location, f"target GPU {gs.value}"),) if gs.location.path != "--gpu" else (),
+            key=f"{job.model.ref}|{rec['name']}")
+
+
+# -- DeepSpeed model-state memory of full fine-tuning ---------------------------------------------
+
+def world_size(stack: Stack, job: Job) -> Optional[Tuple[int, str]]:
+    """Number of training processes: launcher flags, CUDA_VISIBLE_DEVICES, or the target GPU count."""
+    s = job.settings
+    for key, label in (("nproc_per_node", "--nproc_per_node"), ("num_gpus", "--num_gpus"),
+                       ("num_processes", "--num_processes")):
+        n = as_int(s[key].value) if key in s else None
+        if n:
+            nodes = as_int(s["nnodes"].value) if "nnodes" in s and key == "nproc_per_node" else 1
+            return n * (nodes or 1), f"{label} {n}" + (f" x --nnodes {nodes}" if nodes and nodes > 1 else "")
+    inc = s.get("include")
+    if inc is not None and isinstance(inc.value, str) and ":" in inc.value and "@" not in inc.value:
+        ids = inc.value.split(":", 1)[1].split(",")
+        return len(ids), f"--include {inc.value}"
+    cvd = job.env.get("CUDA_VISIBLE_DEVICES")
+    if cvd and "$" not in cvd:
+        return len([x for x in cvd.split(",") if x.strip()]), f"CUDA_VISIBLE_DEVICES={cvd}"
+    for g in job_gpus(stack, job.location.path):
+        m = re.search(r":(\d+)$", str(g[0].value))
+        if m:
+            return int(m.group(1)), f"{g[0].value} ({_gpu_where(g[0])})"
+    if stack.gpu_count is not None and as_int(stack.gpu_count.value):
+        return as_int(stack.gpu_count.value) or 1, f"gpu-count {stack.gpu_count.value}"
+    return None
+
+
+def _offload(zo: dict, key: str) -> bool:
+    v = zo.get(key)
+    return isinstance(v, dict) and str(v.get("device", "none")).lower() in ("cpu", "nvme")
+
+
+def _full_finetune(job: Job) -> bool:
+    if job.framework == "llamafactory":
+        return str(job.value("adapter", "")).lower() == "full"
+    if job.framework == "axolotl":
+        return job.get("adapter") is None
+    if job.framework in ("torchrun", "deepspeed", "accelerate", "hf-script"):
+        args = job.extra.get("script_args")
+        if not args:
+            return False
+        script = str(job.extra.get("script", "")).lower()
+        return "lora" not in script and not any("lora" in k or k in ("peft", "use_peft") for k in args)
+    return False
+
+
+@check(code="SL230", name="zero-model-states-exceed-gpu-memory", severity="warning",
+       category="Configuration and Parameter Setting Errors", subcategory="Fine-tuning Configuration Error",
+       summary="DeepSpeed's own estimate of the model states of a full fine-tuning job fills more than 80% of each GPU (no CPU offload).",
+       evidence=("https://github.com/deepseek-ai/DeepSeek-Coder/issues/78",))
+def zero_model_states_exceed_gpu_memory(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For a full-parameter fine-tuning job with a DeepSpeed ZeRO-2/3 config, a base model of known
+    size, a known target GPU and a known number of GPUs, computes the per-GPU memory of the
+    model states (bf16 weights and gradients, fp32 Adam master weights and moments) with the
+    formulas of DeepSpeed's own estimators (`estimate_zero3_model_states_mem_needs`:
+    18 bytes x params / GPUs + 4 bytes x the largest layer without offload, 2 bytes x params / GPUs
+    with optimizer offload; `estimate_zero2_model_states_mem_needs`: 4 bytes x params + 16 bytes x
+    params / GPUs), and reports it when that alone exceeds 80% of one GPU.
+
+    ## Why is this bad?
+    Activations, ZeRO-3 prefetch and all-gather buffers, the CUDA context and fragmentation need
+    the rest; with less than a fifth of the GPU left, the first forward/backward pass fails with
+    `CUDA out of memory` (full fine-tuning of a 33B model on 8 x 80 GB without offload is the
+    documented case). `offload_optimizer: {device: cpu}` moves the 12-16 bytes per parameter of
+    optimizer state to host memory.
+
+    ## Example
+    ```json
+    {"bf16": {"enabled": "auto"}, "zero_optimization": {"stage": 3}}
+    ```
+    with `--model_name_or_path deepseek-ai/deepseek-coder-33b-instruct` on 8 x A100-80GB.
+
+    ## Use instead
+    ```json
+    {"zero_optimization": {"stage": 3, "offload_optimizer": {"device": "cpu", "pin_memory": true},
+                           "offload_param": {"device": "cpu", "pin_memory": true}}}
+    ```
+    (needs several hundred GB of host RAM), LoRA, or more GPUs.
+
+    ## Known false alarms
+    Only full fine-tuning is judged (LoRA / QLoRA jobs and scripts named `*lora*` are skipped); the
+    GPU, the GPU count and the model size must all be known. The 80% margin is a heuristic: short
+    sequences with gradient checkpointing may fit where this warns.
+    """
+    for job in stack.training_jobs():
+        if job.model is None or not _full_finetune(job):
+            continue
+        doc = deepspeed_doc(stack, job)
+        zo = doc.data.get("zero_optimization") if doc is not None and isinstance(doc.data, dict) else None
+        if not isinstance(zo, dict):
+            continue
+        stage = as_int(zo.get("stage")) if zo.get("stage") is not None else None
+        if stage not in (2, 3):
+            continue
+        gpus = job_gpus(stack, job.location.path)
+        ws = world_size(stack, job)
+        size = _params_b(job)
+        if not gpus or ws is None or size is None:
+            continue
+        gs, rec = min(gpus, key=lambda g: g[1].get("memory_gb") or 1e9)
+        mem = rec.get("memory_gb")
+        if not isinstance(mem, (int, float)):
+            continue
+        p, n = size[0] * 1e9, ws[0]
+        cfg = job.model.checkpoint or {}
+        largest = 0.0
+        if isinstance(cfg.get("vocab_size"), int) and isinstance(cfg.get("hidden_size"), int):
+            largest = float(cfg["vocab_size"] * cfg["hidden_size"])
+        if stage == 3:
+            if _offload(zo, "offload_optimizer"):
+                need = 4 * largest + (0 if _offload(zo, "offload_param") else 2 * p / n)
+                formula = "4 x largest layer" + ("" if _offload(zo, "offload_param") else " + 2 x params / GPUs")
+            else:
+                need, formula = 4 * largest + 18 * p / n, "4 x largest layer + 18 x params / GPUs"
+        else:
+            if _offload(zo, "offload_optimizer"):
+                need, formula = 2 * p, "2 x params"
+            else:
+                need, formula = 4 * p + 16 * p / n, "4 x params + 16 x params / GPUs"
+        gib = need / 2 ** 30
+        if gib <= 0.8 * mem:
+            continue
+        loc = doc.loc("zero_optimization", "stage")
+        yield Finding(
+            "SL230", loc,
+            f"full fine-tuning of {job.model.ref} (~{size[0]:g}B parameters) with ZeRO-{stage} "
+            f"({loc.path}:{loc.line}) on {n} GPUs ({ws[1]}): DeepSpeed's estimate of the model states "
+            f"({formula}) is ~{gib:.0f} GiB per GPU, {gib / mem:.0%} of one {rec['name']} ({mem} GB, "
+            f"{_gpu_where(gs)}) before activations — expect CUDA out of memory",
+            hint="offload the optimizer (and parameters) to CPU, use LoRA, or add GPUs",
+            related=(Related(job.model.location, f"base model {job.model.ref}"),),
+            key=f"{job.model.ref}|{stage}|{n}|{rec['name']}")

@@ -17,6 +17,16 @@ def _codes(text: str) -> List[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+def _jobs(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stacklint", description="Static linter for LLM fine-tuning and serving stacks.")
     p.add_argument("--version", action="version", version=f"stacklint {__version__}")
@@ -41,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--write-baseline", metavar="FILE", help="record today's findings in FILE and exit 0")
     s.add_argument("--fix", action="store_true",
                    help="apply safe, mechanical fixes in place, then report what is left")
+    s.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
+                   help="processes for reading and parsing files (default: the usable cores, "
+                        "for scans large enough to pay for it); the report does not depend on it")
     s.add_argument("--diff", action="store_true",
                    help="print the fixes --fix would apply as a unified diff; write nothing")
     r = sub.add_parser("rules", help="list the rules")
@@ -103,21 +116,25 @@ def _scan(args: argparse.Namespace) -> int:
     if args.config and not os.path.isfile(args.config):
         raise ConfigError(f"--config {args.config}: no such file")
     cfg = config_mod.load(args.config, start)
-    rules = registry.load_all()
-    where = cfg.path or "configuration"
-    for sel in (cfg.select, cfg.extend_select, cfg.ignore, list(cfg.severity)):
-        registry.validate_selectors(sel, rules, where)
-    for codes in cfg.per_file_ignores.values():
-        registry.validate_selectors([c for c in codes if c.upper() != "ALL"], rules, f"{where} per-file-ignores")
-    for sel in (args.select, args.extend_select, args.ignore):
-        registry.validate_selectors(sel, rules, "command line")
+    if (cfg.select or cfg.extend_select or cfg.ignore or cfg.severity or cfg.per_file_ignores
+            or args.select or args.extend_select or args.ignore):
+        # Selectors name rules of any family: validate against all of them. Without any,
+        # a scan imports only the families its files need (registry.load_for).
+        rules = registry.load_all()
+        where = cfg.path or "configuration"
+        for sel in (cfg.select, cfg.extend_select, cfg.ignore, list(cfg.severity)):
+            registry.validate_selectors(sel, rules, where)
+        for codes in cfg.per_file_ignores.values():
+            registry.validate_selectors([c for c in codes if c.upper() != "ALL"], rules, f"{where} per-file-ignores")
+        for sel in (args.select, args.extend_select, args.ignore):
+            registry.validate_selectors(sel, rules, "command line")
     for p in args.paths:
         if not os.path.exists(p):
             raise ConfigError(f"{p}: no such file or directory")
     baseline = read_baseline(args.baseline) if args.baseline else None
     progress = sys.stderr.isatty() and args.format == "text" and not args.output
     result, _stack = scan(ScanOptions(args.paths, cfg, args.select, args.extend_select, args.ignore,
-                                      args.gpu, baseline, progress))
+                                      args.gpu, baseline, progress, args.jobs))
     if args.diff or args.fix:
         from stacklint import fix as fix_mod
 
@@ -132,11 +149,12 @@ def _scan(args: argparse.Namespace) -> int:
             sys.stderr.write(f"stacklint: applied {n_fixes} fix(es) in {len(written)} file(s): "
                              f"{', '.join(written)}\n")
             result, _stack = scan(ScanOptions(args.paths, cfg, args.select, args.extend_select, args.ignore,
-                                              args.gpu, baseline, False))
+                                              args.gpu, baseline, False, args.jobs))
     if args.write_baseline:
         n = write_baseline(args.write_baseline, result.findings, __version__)
         sys.stderr.write(f"stacklint: wrote {n} fingerprints to {args.write_baseline}\n")
         return EXIT_OK
+    rules = registry.loaded()  # every rule that ran is among them
     out = sys.stdout
     if args.format == "json":
         from stacklint.report import jsonfmt

@@ -133,9 +133,11 @@ def walk(roots: Sequence[str], *, cwd: str, excludes: Sequence[str] = (),
     seen_dirs: Set[Tuple[int, int]] = set()
     seen_files: Set[str] = set()
     exclude_globs = tuple(DEFAULT_EXCLUDES) + tuple(excludes)
+    # One compiled alternation instead of two fnmatch calls per glob and per entry.
+    exclude_rx = re.compile("|".join(f"(?:{fnmatch.translate(g)})" for g in exclude_globs))
 
     def excluded(rel: str, name: str) -> bool:
-        return any(fnmatch.fnmatchcase(name, g) or fnmatch.fnmatchcase(rel, g) for g in exclude_globs)
+        return exclude_rx.match(name) is not None or exclude_rx.match(rel) is not None
 
     for root in roots:
         root_abs = os.path.abspath(root)

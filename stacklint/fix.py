@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import difflib
 import os
+import re as _re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 
 from stacklint.findings import Edit, Finding
 
 if TYPE_CHECKING:
-    from stacklint.model import Stack
+    from packaging.version import Version
+
+    from stacklint.findings import Fix
+    from stacklint.model import Constraint, Stack
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -185,3 +189,107 @@ def json_value_span(text: str, key_offset: int) -> Optional[Tuple[int, int]]:
     except ValueError:
         return None
     return i, end
+
+
+# -- raising a version floor in the requirements line that causes a finding -------------
+
+_REQ_HEAD = _re.compile(r"\s*(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)\s*(?P<extras>\[[^\]]*\])?\s*")
+_CLAUSE = _re.compile(r"\s*(===|==|!=|~=|>=|<=|>|<)\s*([^\s,;#]+)\s*")
+
+
+def requirement_floor_edit(text: str, path: str, line: int, name: str, version: str) -> Optional[Edit]:
+    """An edit of the one requirements-file line ``line`` that requires ``name`` so that it
+    admits ``version`` and nothing older, keeping everything else on the line (extras, markers,
+    hashes, comments) byte for byte:
+
+    * ``name==OLD`` (OLD < version) -> ``name==version`` (an exact pin stays an exact pin);
+    * ``name``, ``name>=OLD``, ``name>OLD`` and ranges -> the lower clauses
+      replaced by ``>=version``, upper (``<``, ``<=``) and ``!=`` clauses kept;
+    * None when the line already admits nothing older than ``version``, when an upper bound or
+      an exclusion rejects ``version`` itself (no mechanical fix), for URLs, ``===``, ``~=`` or
+      wildcard pins, or when the line is not a plain requirement of ``name``.
+    """
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        want = Version(version)
+    except InvalidVersion:
+        return None
+    start = line_col_offset(text, line, 1)
+    if start is None:
+        return None
+    end = text.find("\n", start)
+    row = text[start:] if end < 0 else text[start:end]
+    if row.endswith("\r"):
+        row = row[:-1]
+    head = _REQ_HEAD.match(row)
+    if head is None or canonicalize_name(head.group("name")) != canonicalize_name(name):
+        return None
+    i = head.end()
+    # the specifier runs to a marker (";"), a comment (" #"), an option (" --hash") or the end
+    stop = len(row)
+    for sep in (";", " #", "\t#", " --", "\t--"):
+        j = row.find(sep, i)
+        if j >= 0:
+            stop = min(stop, j)
+    if row.startswith("#", i) or "@" in row[i:stop] or "://" in row[i:stop]:
+        return None
+    spec_text = row[i:stop].rstrip()
+    clauses = []
+    for part in spec_text.split(",") if spec_text.strip() else []:
+        m = _CLAUSE.fullmatch(part)
+        if m is None:
+            return None
+        clauses.append((m.group(1), m.group(2)))
+    try:
+        current = SpecifierSet(",".join(op + v for op, v in clauses))
+    except InvalidSpecifier:
+        return None
+    if any(op in ("===", "~=") or (v.endswith(".*") and op != "!=") for op, v in clauses):
+        return None  # arbitrary equality, compatible-release and wildcard pins: not mechanical
+    if not current.contains(want, prereleases=True):
+        # only lower bounds may reject it; an upper bound or an exclusion means no mechanical fix
+        for op, v in clauses:
+            if op in ("<", "<=", "!=") and not SpecifierSet(op + v).contains(want, prereleases=True):
+                return None
+    lows = [(op, v) for op, v in clauses if op in ("==", ">=", ">")]
+    if lows and all(_floor_at_least(op, v, want) for op, v in lows):
+        return None  # already requires version or later
+    if any(op == "==" for op, _ in clauses):
+        new_spec = f"=={version}"
+    else:
+        kept = [op + v for op, v in clauses if op in ("<", "<=", "!=")]
+        new_spec = ",".join([f">={version}"] + kept)
+    s0 = start + i
+    s1 = start + i + len(spec_text)
+    return Edit(path, s0, s1, new_spec)
+
+
+def _floor_at_least(op: str, v: str, want: "Version") -> bool:
+    """The clause ``op v`` (==, >=, >) admits nothing older than ``want``."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(v) >= want
+    except InvalidVersion:
+        return False
+
+
+def requirement_floor_fix(stack: "Stack", constraint: "Constraint", version: str) -> Optional["Fix"]:
+    """A safe Fix raising ``constraint`` (one line of a requirements file) to admit ``version``
+    and nothing older; None for pyproject/conda/Dockerfile constraints or lines it cannot rewrite
+    mechanically (see :func:`requirement_floor_edit`)."""
+    from stacklint.findings import Fix
+
+    if constraint.origin != "requirements" or constraint.url or constraint.local:
+        return None
+    tf = stack.texts.get(constraint.location.path)
+    if tf is None:
+        return None
+    edit = requirement_floor_edit(tf.text, constraint.location.path, constraint.location.line,
+                                  constraint.name, version)
+    if edit is None:
+        return None
+    return Fix(f"require {constraint.name}>={version}", (edit,))

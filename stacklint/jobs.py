@@ -102,10 +102,13 @@ def build_jobs(stack: Stack, dockers: List[dockerfile.DockerDoc]) -> None:
         _docker_jobs(stack, d)
     for path, cmd in stack.commands:
         job = command_job(stack, cmd, path, "shell")
+        if job is None:
+            job = docker_run_job(stack, cmd, path)
         if job is not None:
             stack.jobs.append(job)
     for script in stack.scripts:
         _python_jobs(stack, script)
+    _hf_script_args(stack)
     _link_models(stack)
 
 
@@ -200,6 +203,62 @@ def command_job(stack: Stack, cmd: Command, path: str, context: str, image: str 
         job.extra["config"] = positional[0]
     if model is not None and isinstance(model.value, str):
         job.model = ModelRef(model.value, model.location, "model")
+    return job
+
+
+# `docker run [options] IMAGE [ARG...]`: the options that take a value (others are switches).
+_DOCKER_VALUE_OPTS = {"-e", "--env", "-v", "--volume", "-p", "--publish", "--name", "--gpus", "--shm-size", "--ipc",
+                      "--network", "--net", "--entrypoint", "-w", "--workdir", "--runtime", "-u", "--user", "--device",
+                      "--mount", "--env-file", "--restart", "-l", "--label", "--cpus", "--memory", "-m", "--ulimit",
+                      "--cap-add", "--cap-drop", "--security-opt", "--add-host", "-h", "--hostname", "--platform",
+                      "--pull", "--log-driver", "--log-opt", "--cpuset-cpus", "--group-add", "--pid", "--tmpfs",
+                      "--memory-swap", "--stop-signal", "--health-cmd", "--dns", "--expose", "--cidfile"}
+
+
+def docker_run_job(stack: Stack, cmd: Command, path: str) -> Optional[Job]:
+    """A serving job started by ``docker run ... IMAGE ARGS`` (vLLM / TGI / SGLang images or commands).
+    ``extra["docker_opts"]`` keeps the run options (ipc, shm_size, gpus); ``gpus`` the --gpus count."""
+    words = cmd.words
+    if len(words) < 3 or words[0].rsplit("/", 1)[-1] not in ("docker", "podman", "nvidia-docker") or words[1] != "run":
+        return None
+    argv = cmd.argv
+    opts: Dict[str, Setting] = {}
+    env: Dict[str, str] = {}
+    i = 2
+    while i < len(argv) and argv[i].text.startswith("-"):
+        key, eq, val = argv[i].text.partition("=")
+        tok = argv[i]
+        if not eq and key in _DOCKER_VALUE_OPTS and i + 1 < len(argv):
+            val, i = argv[i + 1].text, i + 1
+        elif not eq:
+            val = "true"
+        name = key.lstrip("-").replace("-", "_")
+        opts[name] = Setting(val, Location(path, tok.line, tok.col), key)
+        if key in ("-e", "--env") and "=" in val:
+            k, _, v = val.partition("=")
+            env[k] = v
+        i += 1
+    if i >= len(argv):
+        return None
+    image = argv[i].text
+    rest = Command(list(argv[i + 1:]), {})
+    gpus = None
+    g = opts.get("gpus")
+    if g is not None:
+        text = str(g.value).strip("'\"")
+        m = re.fullmatch(r"(?:count=)?(\d+)", text)
+        dev = re.search(r"device=([0-9,]+)", text)
+        if m:
+            gpus = Setting(int(m.group(1)), g.location, "--gpus")
+        elif dev:
+            gpus = Setting(len([x for x in dev.group(1).split(",") if x]), g.location, "--gpus")
+    job = command_job(stack, rest, path, "docker-run", image=image, gpus=gpus, env=env)
+    if job is None:
+        return None
+    job.location = Location(path, argv[0].line, argv[0].col)
+    job.extra["docker_opts"] = opts
+    if g is not None:
+        job.extra["gpus_text"] = str(g.value)
     return job
 
 
@@ -468,6 +527,86 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*/[A-Za-z0-9][A-Za-z0-9_.\-]*$
 
 def _looks_like_model(s: str) -> bool:
     return bool(_HUB_ID.match(s)) or s.startswith(("./", "../", "/"))
+
+
+# -- Trainer-style scripts launched with arguments ---------------------------------------------
+
+# HfArgumentParser flags of Trainer scripts (Qwen finetune.py, DeepSeek-Coder finetune_deepseekcoder.py,
+# FastChat/LLaVA train.py, ...) -> canonical setting names.
+_HF_SCRIPT_FLAGS: Dict[str, str] = {
+    "model_name_or_path": "base_model", "fp16": "fp16", "bf16": "bf16", "tf32": "tf32", "deepspeed": "deepspeed",
+    "model_max_length": "seq_len", "max_seq_length": "seq_len", "cutoff_len": "seq_len",
+    "per_device_train_batch_size": "micro_batch_size", "gradient_accumulation_steps": "grad_accum",
+    "use_lora": "use_lora", "q_lora": "q_lora", "lora_r": "lora_r", "lora_alpha": "lora_alpha",
+    "lora_dropout": "lora_dropout", "lora_target_modules": "lora_targets", "load_in_4bit": "load_in_4bit",
+    "load_in_8bit": "load_in_8bit", "attn_implementation": "attn_implementation",
+}
+_HF_TRAINING_MARKERS = frozenset({"output_dir", "deepspeed", "do_train", "num_train_epochs",
+                                  "per_device_train_batch_size", "learning_rate"})
+_VAR_REF = re.compile(r"^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))$")
+
+
+def _hf_script_args(stack: Stack) -> None:
+    """Training arguments of a Trainer script launched from a shell file (``torchrun/deepspeed/
+    accelerate launch/python x.py --model_name_or_path M --bf16 True ...``): canonical settings on the
+    launcher's job (or a new ``hf-script`` job for a plain ``python x.py``), with ``$VAR`` words resolved
+    from plain ``VAR=value`` assignments earlier in the same file."""
+    by_cmd = {id(j.command): j for j in stack.jobs if j.command is not None}
+    assignments: Dict[str, List[Tuple[int, str, str]]] = {}
+    for path, cmd in stack.commands:
+        if path not in assignments:
+            assignments[path] = _shell_assignments(stack, path)
+        env = {name: value for line, name, value in assignments[path] if line < cmd.line}
+        hit = cmdline.script_of(cmd)
+        if hit is None:
+            continue
+        args = [_subst(t, env) for t in hit[1]]
+        flags, _ = cmdline.parse_flags(args, "torchrun", path)
+        if "model_name_or_path" not in flags or not (set(flags) & _HF_TRAINING_MARKERS):
+            continue
+        job = by_cmd.get(id(cmd))
+        if job is None:
+            if not cmd.words[0].rsplit("/", 1)[-1].startswith("python"):
+                continue
+            job = Job("training", "hf-script", Location(path, cmd.line, cmd.col), command=cmd, context="shell")
+            job.env = dict(cmd.env)
+            stack.jobs.append(job)
+        job.extra["script"] = hit[0].text
+        job.extra["script_args"] = flags
+        for flag, canon in _HF_SCRIPT_FLAGS.items():
+            if flag in flags:
+                job.settings.setdefault(canon, flags[flag])
+        base = job.get("base_model")
+        if job.model is None and base is not None and isinstance(base.value, str) and "$" not in base.value:
+            job.model = ModelRef(base.value, base.location, "base")
+
+
+_ASSIGN = re.compile(r"^[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"$`]*\"|'[^']*'|[^\s\"'$`;&|]*)[ \t]*(?:#.*)?$")
+
+
+def _shell_assignments(stack: Stack, path: str) -> List[Tuple[int, str, str]]:
+    """``NAME=value`` lines (literal values only) of a shell file: (line, name, value)."""
+    tf = stack.texts.get(path)
+    if tf is None:
+        return []
+    out = []
+    for i, line in enumerate(tf.text.splitlines(), 1):
+        m = _ASSIGN.match(line)
+        if m:
+            out.append((i, m.group(1), m.group(2).strip("\"'")))
+    return out
+
+
+def _subst(tok: Token, env: Dict[str, str]) -> Token:
+    m = _VAR_REF.match(tok.text)
+    if not m:
+        return tok
+    name = m.group(1) or m.group(3)
+    if name in env:
+        return Token(env[name], tok.line, tok.col)
+    if m.group(2) is not None:
+        return Token(m.group(2), tok.line, tok.col)
+    return tok
 
 
 # -- linking model references --------------------------------------------------------

@@ -13,16 +13,18 @@ Checks read this, never raw files. How files group into one stack:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
-
-from packaging.markers import Marker
-from packaging.specifiers import SpecifierSet
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from stacklint.findings import Location
 from stacklint.parsers.base import Doc, TextFile
-from stacklint.parsers.python import PyDoc
-from stacklint.parsers.shell import Command
+
+if TYPE_CHECKING:  # imported where used: a scan of files that need none of them skips them
+    from packaging.markers import Marker
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    from stacklint.parsers.python import PyDoc
+    from stacklint.parsers.shell import Command
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Constraint:
 
     def exact(self) -> Optional[Version]:
         """The version when the constraint pins exactly one release (``==X``, ``===X``)."""
+        from packaging.version import InvalidVersion, Version
+
         specs = list(self.specifier)
         if len(specs) != 1 or specs[0].operator not in ("==", "===") or specs[0].version.endswith(".*"):
             return None
@@ -57,6 +61,8 @@ class Constraint:
             return None
 
     def allows(self, version: str) -> bool:
+        from packaging.version import InvalidVersion, Version
+
         try:
             v = Version(version)
         except InvalidVersion:
@@ -219,14 +225,23 @@ class Stack:
     # -- queries used by checks -------------------------------------------------
     def environment(self, path: str) -> List[InstallSet]:
         """The install sets that apply to ``path`` (see the module docstring)."""
-        dirs = set(_ancestors(path))
-        out = []
-        for s in self.install_sets:
-            d = s.dir
-            if d in dirs or (d.rsplit("/", 1)[-1].lower() in ("requirements", "reqs", "requirements.d")
-                             and _parent(d) in dirs):
-                out.append(s)
-        return out
+        # Indexed by the directory each set applies from, so that a lookup costs the depth
+        # of the path, not the number of install sets (rebuilt when sets are added).
+        sets = self.install_sets
+        idx = self.__dict__.get("_env_index")
+        if idx is None or idx[0] != len(sets) or (sets and idx[1] is not sets[-1]):
+            by_dir: Dict[str, List[int]] = {}
+            for i, s in enumerate(sets):
+                d = s.dir
+                by_dir.setdefault(d, []).append(i)
+                if d.rsplit("/", 1)[-1].lower() in ("requirements", "reqs", "requirements.d"):
+                    by_dir.setdefault(_parent(d), []).append(i)
+            idx = (len(sets), sets[-1] if sets else None, by_dir)
+            self.__dict__["_env_index"] = idx
+        hits: List[int] = []
+        for d in _ancestors(path):
+            hits.extend(idx[2].get(d, ()))
+        return [sets[i] for i in sorted(set(hits))]
 
     def training_jobs(self) -> Iterator[Job]:
         return (j for j in self.jobs if j.kind == "training")

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
-from typing import TYPE_CHECKING, Callable, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Collection, Dict, FrozenSet, Iterable, Iterator, List, Optional, Tuple
 
 from stacklint.findings import Severity
 
@@ -30,6 +30,25 @@ FAMILIES: Tuple[str, ...] = (
     "stacklint.checks.modelfiles",
     "stacklint.checks.api",
 )
+
+# The file kinds (stacklint.discover) whose presence can give each family something to
+# judge; a scan imports a family only when one of them is present (None: always).
+# Conservative on purpose: a rule whose family is skipped for its fixture fails the fixture
+# tests, so a new rule that reads another part of the stack widens its family's entry here.
+_INSTALL_KINDS = frozenset({"requirements", "pyproject", "conda", "dockerfile", "shell"})
+_HF_KINDS = frozenset({"hf-config", "hf-generation-config", "hf-tokenizer-config", "hf-special-tokens",
+                       "hf-adapter-config", "hf-weights-index", "hf-chat-template", "hf-chat-template-json"})
+_JOB_KINDS = frozenset({"yaml", "json", "compose", "conda", "pyproject", "stacklint-config", "python", "shell",
+                        "dockerfile"}) | _HF_KINDS
+FAMILY_KINDS: Dict[str, Optional[FrozenSet[str]]] = {
+    "stacklint.checks.engine": None,
+    "stacklint.checks.env": _INSTALL_KINDS | _JOB_KINDS,
+    "stacklint.checks.training": _JOB_KINDS,
+    "stacklint.checks.serving": _JOB_KINDS,
+    "stacklint.checks.tokens": _HF_KINDS,
+    "stacklint.checks.modelfiles": _HF_KINDS | {"safetensors", "model-asset"},
+    "stacklint.checks.api": frozenset({"python"}),
+}
 
 
 @dataclass(frozen=True)
@@ -57,7 +76,9 @@ _RULES: Dict[str, Rule] = {}
 
 @lru_cache(maxsize=None)
 def taxonomy() -> FrozenSet[Tuple[str, str]]:
-    data = json.loads(resources.files("stacklint").joinpath("taxonomy.json").read_text("utf-8"))
+    # A plain read next to this module: importlib.resources costs ~15 ms at every start.
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "taxonomy.json"), encoding="utf-8") as fh:
+        data = json.load(fh)
     return frozenset((e["category"], e["subcategory"]) for e in data["entries"])
 
 
@@ -102,6 +123,28 @@ def load_all() -> Dict[str, Rule]:
     for mod in FAMILIES:
         importlib.import_module(mod)
     return dict(sorted(_RULES.items()))
+
+
+def loaded() -> Dict[str, Rule]:
+    """The rules of the families imported so far."""
+    return dict(sorted(_RULES.items()))
+
+
+def families_for(kinds: Collection[str]) -> List[str]:
+    """The family modules a scan of files of these kinds needs (a family missing from
+    FAMILY_KINDS is always needed)."""
+    present = set(kinds)
+    return [m for m in FAMILIES if FAMILY_KINDS.get(m) is None or present & FAMILY_KINDS[m]]  # type: ignore[operator]
+
+
+def load_for(kinds: Collection[str]) -> Dict[str, Rule]:
+    """The rules of the families that can judge files of these kinds: what a scan runs.
+    `stacklint rules`, `explain` and selector validation use load_all()."""
+    mods = families_for(kinds)
+    for mod in mods:
+        importlib.import_module(mod)
+    skipped = set(FAMILIES) - set(mods)
+    return dict(sorted((c, r) for c, r in _RULES.items() if getattr(r.func, "__module__", None) not in skipped))
 
 
 def get(code_or_name: str) -> Optional[Rule]:

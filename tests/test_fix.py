@@ -46,7 +46,7 @@ def _snapshot(root: Path) -> Dict[str, bytes]:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     _tree(tmp_path, {
-        "requirements.txt": b"transformers==4.46.0\ntrl==0.16.0\n",
+        "requirements.txt": b"transformers==4.51.0\ntrl==0.16.0\n",
         "train.py": TRAIN_BEFORE,
         "untouched.py": b"from transformers import TrainingArguments\nTrainingArguments(output_dir='o')\n",
         "Meta-Llama-3-8B-Instruct/config.json": b'{"model_type": "llama", "vocab_size": 128256}\n',
@@ -101,7 +101,7 @@ def test_no_applicable_fix_leaves_every_byte(tmp_path: Path, capsys: pytest.Capt
 
 
 def test_utf8_bom_is_kept(tmp_path: Path) -> None:
-    _tree(tmp_path, {"requirements.txt": b"transformers==4.46.0\n",
+    _tree(tmp_path, {"requirements.txt": b"transformers==4.51.0\n",
                      "t.py": b"\xef\xbb\xbffrom transformers import TrainingArguments\n"
                              b"TrainingArguments(evaluation_strategy='no')\n"})
     _cli(tmp_path, "--fix")
@@ -123,3 +123,54 @@ def test_helpers_refuse_what_they_do_not_see() -> None:
     assert rename_keyword("f(x=tokenizer)", "p", 1, 3, "tokenizer", "processing_class") is None
     assert json_value_span('{"a": [1, 2], "b": 3}', 1) == (6, 12)
     assert json_value_span('{"a": 1}', 0) is None
+
+
+# -- the requirement-floor edit offered to rules that know the first release needed ----------
+
+FLOOR_CASES = [
+    (b"transformers==4.36.2\n", b"transformers==4.37.0\n"),
+    (b"transformers>=4.30,<5  # pinned for x\n", b"transformers>=4.37.0,<5  # pinned for x\n"),
+    (b"Transformers[torch] >= 4.30 ; python_version >= '3.9'\n",
+     b"Transformers[torch] >=4.37.0 ; python_version >= '3.9'\n"),
+    (b"transformers\r\n", b"transformers>=4.37.0\r\n"),
+    (b"transformers>4.36\n", b"transformers>=4.37.0\n"),
+    (b"transformers!=4.36.1,>4.30\n", b"transformers>=4.37.0,!=4.36.1\n"),
+    (b"transformers==4.36.2 --hash=sha256:abc\n", b"transformers==4.37.0 --hash=sha256:abc\n"),
+]
+
+
+@pytest.mark.parametrize("before,after", FLOOR_CASES)
+def test_requirement_floor_exact_and_idempotent(before: bytes, after: bytes) -> None:
+    from stacklint.fix import requirement_floor_edit
+
+    text = "torch==2.1.0\n# caf\u00e9\n" + before.decode("utf-8")
+    edit = requirement_floor_edit(text, "requirements.txt", 3, "transformers", "4.37.0")
+    assert edit is not None
+    out, used = apply_edits(text, [edit])
+    assert out.encode("utf-8") == b"torch==2.1.0\n# caf\xc3\xa9\n" + after
+    assert requirement_floor_edit(out, "requirements.txt", 3, "transformers", "4.37.0") is None  # idempotent
+
+
+@pytest.mark.parametrize("line", [
+    "transformers>=4.40\n", "transformers==4.37.0\n",  # already new enough
+    "transformers<4.37\n", "transformers!=4.37.0,>=4.30\n",  # an upper bound / exclusion rejects it
+    "transformers~=4.36.0\n", "transformers==4.36.*\n", "transformers===4.36.2\n",  # not mechanical
+    "transformers @ git+https://github.com/huggingface/transformers\n", "torch==2.1.0\n", "# transformers\n",
+])
+def test_requirement_floor_leaves_other_lines(line: str) -> None:
+    from stacklint.fix import requirement_floor_edit
+
+    assert requirement_floor_edit(line, "requirements.txt", 1, "transformers", "4.37.0") is None
+
+
+def test_requirement_floor_fix_only_for_requirements_files(tmp_path: Path) -> None:
+    from stacklint.fix import requirement_floor_fix
+    from tests.conftest import run_scan
+
+    _tree(tmp_path, {"requirements.txt": b"transformers==4.36.2\n",
+                     "pyproject.toml": b'[project]\nname = "x"\nversion = "0"\ndependencies = ["transformers==4.36.2"]\n'})
+    _, stack = run_scan(tmp_path)
+    by_origin = {c.origin: c for s in stack.install_sets for c in s.get("transformers")}
+    fix = requirement_floor_fix(stack, by_origin["requirements"], "4.37.0")
+    assert fix is not None and fix.safe and [e.new for e in fix.edits] == ["==4.37.0"]
+    assert requirement_floor_fix(stack, by_origin["pyproject"], "4.37.0") is None

@@ -36,7 +36,7 @@ in ``--cache`` (env ``STACKLINT_GEN_CACHE``, default ``~/.cache/stacklint/gen_ap
 
 Usage::
 
-    python knowledge/scripts/gen_api_changes.py [--only transformers,trl] [--jobs 4] [--force-write]
+    python knowledge/scripts/gen_api_changes.py [--only transformers,trl] [--ids RULE_ID,...] [--jobs 4] [--force-write]
     python knowledge/scripts/gen_api_changes.py --show transformers 4.41.0 transformers/training_args.py
 """
 from __future__ import annotations
@@ -458,6 +458,8 @@ DESCRIPTION = (
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", default="", help="packages to recompute (default: all); others are kept")
+    ap.add_argument("--ids", default="", help="rule ids to recompute (default: every rule of --only); "
+                    "others are kept as they are in the table")
     ap.add_argument("--cache", default=os.environ.get("STACKLINT_GEN_CACHE_API",
                                                      str(Path.home() / ".cache/stacklint/gen_api_changes")))
     ap.add_argument("--jobs", type=int, default=4)
@@ -474,16 +476,20 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     today = _dt.date.today().isoformat()
     rules = load_rules()
-    only = {p for p in args.only.split(",") if p} or {r["package"] for r in rules}
+    ids = {i for i in args.ids.split(",") if i}
+    unknown = ids - {r["id"] for r in rules}
+    if unknown:
+        ap.error(f"unknown rule ids {sorted(unknown)}")
+    only = {p for p in args.only.split(",") if p} or {r["package"] for r in rules if not ids or r["id"] in ids}
     old_records = []
     if OUT.exists():
         old_records = json.loads(OUT.read_text("utf-8"))["records"]
-    kept = {r["id"]: r for r in old_records if r["package"] not in only}
+    kept = {r["id"]: r for r in old_records if r["package"] not in only or (ids and r["id"] not in ids)}
 
     records: Dict[str, Dict[str, Any]] = {}
     gaps: List[str] = []
     for pkg in sorted(only):
-        pkg_rules = [r for r in rules if r["package"] == pkg]
+        pkg_rules = [r for r in rules if r["package"] == pkg and (not ids or r["id"] in ids)]
         if not pkg_rules:
             continue
         floor = min((r.get("floor", "0") for r in pkg_rules), key=Version)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Dict, List, Tuple
 
 from stacklint.parsers.base import Doc, KeyPath, LimitExceeded, LineIndex, ParseError
@@ -21,7 +22,7 @@ def parse(path: str, text: str, *, max_depth: int = 256) -> Doc:
     depth = _depth(data, max_depth)
     if depth > max_depth:
         raise LimitExceeded(f"JSON nested {depth}+ levels deep (limit {max_depth})")
-    return Doc(path, data, locate=lambda: locate(text))
+    return Doc(path, data, locate=partial(locate, text))  # picklable: parsed in worker processes
 
 
 def _depth(data: Any, limit: int) -> int:
@@ -41,62 +42,63 @@ def _depth(data: Any, limit: int) -> int:
     return best
 
 
+_TOKEN = r'"(?:[^"\\]|\\.)*"?|[{}\[\],:]|[^\s{}\[\],:"]+'
+_token_rx: List[Any] = []
+
+
 def locate(text: str) -> Dict[KeyPath, Tuple[int, int]]:
     """Map each key path to the (line, col) of its member key or array item.
 
-    Tolerant single pass; only meaningful on text that ``json.loads`` accepted.
+    Tolerant single pass over the tokens (a regular expression skips whitespace and reads
+    strings whole); only meaningful on text that ``json.loads`` accepted.
     """
-    idx = LineIndex(text)
+    if not _token_rx:
+        import re
+
+        _token_rx.append(re.compile(_TOKEN))
+    position = LineIndex(text).position
     out: Dict[KeyPath, Tuple[int, int]] = {(): (1, 1)}
     # Each frame: [path, is_object, next_index, pending_key]
     stack: List[list] = []
-    i, n = 0, len(text)
     expect_key = False
-    while i < n:
-        c = text[i]
-        if c in _WS or c == "," or c == ":":
-            if c == "," and stack and stack[-1][1]:
+    for m in _token_rx[0].finditer(text):
+        t = m.group()
+        c = t[0]
+        if c == ",":
+            if stack and stack[-1][1]:
                 expect_key = True
-            i += 1
             continue
-        if stack and not stack[-1][1] and c != "]":
-            frame = stack[-1]
-            here = frame[0] + (frame[2],)
-            frame[2] += 1
-            out.setdefault(here, idx.position(i))
+        if c == ":":
+            continue
+        top = stack[-1] if stack else None
+        if top is not None and not top[1] and c != "]":
+            here = top[0] + (top[2],)
+            top[2] += 1
+            out.setdefault(here, position(m.start()))
             cur = here
-        elif stack and stack[-1][1] and c == '"' and expect_key:
-            end = _string_end(text, i)
-            try:
-                key = json.loads(text[i:end])
-            except ValueError:
-                key = text[i + 1 : end - 1]
-            stack[-1][3] = stack[-1][0] + (key,)
-            out.setdefault(stack[-1][3], idx.position(i))
+        elif top is not None and top[1] and c == '"' and expect_key:
+            if "\\" in t:
+                try:
+                    key = json.loads(t)
+                except ValueError:
+                    key = t[1:-1]
+            else:
+                key = t[1:-1]
+            top[3] = top[0] + (key,)
+            out.setdefault(top[3], position(m.start()))
             expect_key = False
-            i = end
             continue
         else:
-            cur = stack[-1][3] if stack and stack[-1][1] else ()
+            cur = top[3] if top is not None and top[1] else ()
         if c == "{":
             stack.append([cur, True, 0, cur])
             expect_key = True
-            i += 1
         elif c == "[":
             stack.append([cur, False, 0, cur])
-            i += 1
-        elif c in "}]":
+        elif c == "}" or c == "]":
             if stack:
                 stack.pop()
             expect_key = False
-            i += 1
-        elif c == '"':
-            i = _string_end(text, i)
-        else:
-            j = i
-            while j < n and text[j] not in _WS and text[j] not in ",]}":
-                j += 1
-            i = max(j, i + 1)
     return out
 
 

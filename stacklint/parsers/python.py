@@ -93,15 +93,25 @@ class _Visitor(ast.NodeVisitor):
             method(self, node)
 
     def generic_visit(self, node: ast.AST) -> None:
-        visit = self.visit
-        for name in node._fields:
+        cls = type(node)
+        fields = _CHILD_FIELDS.get(cls)
+        if fields is None:
+            fields = _CHILD_FIELDS[cls] = tuple(f for f in cls._fields if f not in _SCALAR_FIELDS)
+        dispatch = _DISPATCH
+        for name in fields:
             value = getattr(node, name, None)
-            if isinstance(value, list):
+            if value is None:
+                continue
+            if type(value) is list:
                 for item in value:
                     if isinstance(item, ast.AST):
-                        visit(item)
+                        method = dispatch.get(type(item), _GENERIC)
+                        if method is not None:
+                            method(self, item)
             elif isinstance(value, ast.AST):
-                visit(value)
+                method = dispatch.get(type(value), _GENERIC)
+                if method is not None:
+                    method(self, value)
 
     def run(self, tree: ast.AST) -> PyDoc:
         try:
@@ -172,6 +182,10 @@ class _Visitor(ast.NodeVisitor):
 
 
 _GENERIC: Any = _Visitor.generic_visit
+# Fields that never hold a node to visit (names, flags, operators, expression contexts).
+_SCALAR_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "module", "level", "kind",
+                            "type_comment", "is_async", "conversion", "simple", "asname", "tag"})
+_CHILD_FIELDS: Dict[type, Tuple[str, ...]] = {}
 _LEAVES = (ast.expr_context, ast.Constant, ast.Name, ast.operator, ast.unaryop, ast.cmpop, ast.boolop,
            ast.alias, ast.Pass, ast.Break, ast.Continue)
 _DISPATCH: Dict[type, Any] = {}

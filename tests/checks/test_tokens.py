@@ -95,3 +95,75 @@ def test_endless_loop_is_bounded_by_time() -> None:
 def test_sandbox_refuses_unsafe_attributes(text: str) -> None:
     tr = T.trial(text, ())
     assert not tr.ok
+
+
+def _st_bytes() -> bytes:
+    import json as _json
+    import struct
+
+    h = _json.dumps({"__metadata__": {"format": "pt"}}).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h
+
+
+def _tree_bytes(root: Path, files: dict) -> None:
+    for name, data in files.items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data if isinstance(data, bytes) else data.encode())
+
+
+QWEN1_TOK = '{"tokenizer_class": "QWenTokenizer", "auto_map": {"AutoTokenizer": ["tokenization_qwen.QWenTokenizer", null]}}\n'
+
+
+def test_vocab_file_missing_only_judged_with_weights(tmp_path: Path) -> None:
+    from tests.conftest import findings_of, run_scan
+
+    base = {"q/config.json": '{"model_type": "qwen"}\n', "q/tokenizer_config.json": QWEN1_TOK,
+            "q/tokenization_qwen.py": "# remote code\n"}
+    _tree_bytes(tmp_path, base)  # config-only mirror: not judged
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert findings_of(result, "SL606") == []
+    _tree_bytes(tmp_path, {"q/model.safetensors": _st_bytes()})
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert [f["path"] for f in findings_of(result, "SL606")] == ["q/tokenizer_config.json"]
+    _tree_bytes(tmp_path, {"q/qwen.tiktoken": "IQ== 0\n"})
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert findings_of(result, "SL606") == []
+
+
+def test_vocab_file_lfs_pointer_weights_do_not_count(tmp_path: Path) -> None:
+    from tests.conftest import findings_of, run_scan
+
+    ptr = "version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n"
+    _tree_bytes(tmp_path, {"m/config.json": '{"model_type": "qwen2"}\n',
+                           "m/tokenizer_config.json": '{"tokenizer_class": "Qwen2Tokenizer"}\n',
+                           "m/model.safetensors": ptr})
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert findings_of(result, "SL606") == []
+
+
+def test_bpe_class_accepts_vocab_and_merges(tmp_path: Path) -> None:
+    from tests.conftest import findings_of, run_scan
+
+    _tree_bytes(tmp_path, {"m/config.json": '{"model_type": "qwen2"}\n',
+                           "m/tokenizer_config.json": '{"tokenizer_class": "Qwen2Tokenizer"}\n',
+                           "m/model.safetensors": _st_bytes(), "m/vocab.json": "{}\n"})
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert len(findings_of(result, "SL606")) == 1  # vocab.json without merges.txt
+    _tree_bytes(tmp_path, {"m/merges.txt": "#version: 0.2\n"})
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert findings_of(result, "SL606") == []
+
+
+def test_slow_llama_tokenizer_on_local_bpe_dir(tmp_path: Path) -> None:
+    from tests.conftest import findings_of, run_scan
+
+    script = "from transformers import LlamaTokenizer\ntok = LlamaTokenizer.from_pretrained('./llama3')\n"
+    _tree_bytes(tmp_path, {"llama3/config.json": '{"model_type": "llama"}\n', "llama3/tokenizer.json": "{}\n",
+                           "load.py": script})
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert [f["line"] for f in findings_of(result, "SL606")] == [2]
+    _tree_bytes(tmp_path, {"llama3/tokenizer.model": b"\x0a\x00"})
+    result, _ = run_scan(tmp_path, select=["SL606"])
+    assert findings_of(result, "SL606") == []

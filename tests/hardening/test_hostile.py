@@ -297,3 +297,88 @@ def test_single_hostile_file_given_explicitly(tmp_path: Path) -> None:
     run = scan(tmp_path, ["models/q/config.json", "requirements-fifo.txt"])
     assert [f["rule"] for f in run.findings] == ["SL101"]
     assert "requirements-fifo.txt" in run.error_paths()
+
+
+@case("device-nodes")
+def _(root: Path) -> Tuple[str, bool]:
+    """Character devices under stack-file names inside the tree (mknod needs root, as CI has)."""
+    if os.geteuid() != 0:
+        pytest.skip("mknod needs root")
+    import stat
+
+    (root / "dev").mkdir()
+    os.mknod(root / "dev" / "requirements.txt", 0o600 | stat.S_IFCHR, os.makedev(1, 5))  # like /dev/zero
+    os.mknod(root / "dev" / "config.json", 0o600 | stat.S_IFCHR, os.makedev(1, 3))  # like /dev/null
+    return "dev", True
+
+
+def _in_process(root: Path, monkeypatch: pytest.MonkeyPatch, jobs: int = 1):  # type: ignore[no-untyped-def]
+    from stacklint import config
+    from stacklint.scan import ScanOptions, scan as do_scan
+
+    monkeypatch.chdir(root)
+    return do_scan(ScanOptions(["."], config.load(None, "."), jobs=jobs))[0]
+
+
+def test_unreadable_file_and_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EACCES on a file and on a directory, whoever runs the tests (root reads chmod-000
+    files, so the refusal is simulated at the system call the scan makes)."""
+    import errno
+
+    from stacklint import discover, load
+
+    write_good_stack(tmp_path)
+    clean = _in_process(tmp_path, monkeypatch)
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "requirements.txt").write_text("torch==2.1.0\n")
+    (tmp_path / "sealed").mkdir()
+    (tmp_path / "sealed" / "requirements.txt").write_text("torch==2.1.0\n")
+    real_open, real_scandir = os.open, os.scandir
+
+    def deny_open(path, *a, **k):  # type: ignore[no-untyped-def]
+        if str(path).endswith("locked/requirements.txt"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, *a, **k)
+
+    def deny_scandir(path):  # type: ignore[no-untyped-def]
+        if str(path).endswith("sealed"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(load.os, "open", deny_open)
+    monkeypatch.setattr(discover.os, "scandir", deny_scandir)
+    result = _in_process(tmp_path, monkeypatch)
+    monkeypatch.undo()
+    errors = {e.path: e.message for e in result.errors}
+    assert "cannot open" in errors.get("locked/requirements.txt", ""), errors
+    assert "cannot read directory" in errors.get("sealed", ""), errors
+    assert [f.sort_key() for f in result.findings] == [f.sort_key() for f in clean.findings]
+
+
+def test_device_path_given_explicitly(tmp_path: Path) -> None:
+    write_good_stack(tmp_path)
+    (tmp_path / ".git").mkdir()
+    run = scan(tmp_path, ["models/q/config.json", "/dev/zero"])
+    assert [f["rule"] for f in run.findings] == ["SL101"]
+    assert any(p.endswith("dev/zero") for p in run.error_paths()), run.errors
+
+
+def test_every_hostile_case_at_once_with_a_pool(tmp_path: Path, clean_run: ScanRun) -> None:
+    """All cases in one tree, parsed by worker processes: same report as in one process,
+    bounded time, and the good stack's findings intact."""
+    write_good_stack(tmp_path)
+    bad: List[str] = []
+    for name in sorted(CASES):
+        sub = tmp_path / "cases" / name
+        sub.mkdir(parents=True)
+        try:
+            rel, _must = CASES[name](sub)
+        except pytest.skip.Exception:
+            continue
+        bad.append(f"cases/{name}/{rel}".rstrip("/"))
+    one = scan(tmp_path, extra=["--jobs", "1"], timeout=120)
+    two = scan(tmp_path, extra=["--jobs", "2"], timeout=120)
+    assert two.report == one.report
+    assert [e for e in one.errors if e["message"].startswith("internal:")] == []
+    kept = finding_keys(one.findings, without="cases")
+    assert kept == finding_keys(clean_run.findings)

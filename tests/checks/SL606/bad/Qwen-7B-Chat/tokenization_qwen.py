@@ -1,0 +1,1 @@
+# remote code (not read by stacklint)
