@@ -25,7 +25,7 @@ def _model_facts(ref: ModelRef) -> Optional[Tuple[str, str, Location]]:
 @check(code="SL101", name="transformers-too-old-for-model", severity="error",
        category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
        summary="The stack's transformers constraint admits no release that can load the model's architecture.",
-       evidence=_ARCH_EVIDENCE)
+       evidence=_ARCH_EVIDENCE, fixable=True)
 def transformers_too_old_for_model(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Joins every model the stack uses (a local `config.json` `model_type`, or a hub id known to
@@ -81,7 +81,7 @@ def transformers_too_old_for_model(stack: Stack) -> Iterator[Finding]:
                 if any(architectures.supported("transformers", r, model_type=model_type) for r in admitted):
                     continue
                 seen.add(key)
-                yield _too_old(c, model_type, where, first, ref)
+                yield _too_old(stack, c, model_type, where, first, ref)
 
 
 _TRUST_REMOTE = re.compile(r"trust[_-]remote[_-]code\s*[:=]\s*[\"']?true", re.I)
@@ -96,12 +96,15 @@ def _remote_code(stack: Stack, ref: ModelRef) -> bool:
     return bool(tf is not None and _TRUST_REMOTE.search(tf.text))
 
 
-def _too_old(c: Constraint, model_type: str, where: Location, first: str, ref: ModelRef) -> Finding:
+def _too_old(stack: Stack, c: Constraint, model_type: str, where: Location, first: str, ref: ModelRef) -> Finding:
+    from stacklint.fix import requirement_floor_fix
+
     spec = str(c.specifier) or "(any)"
     source = f"model_type \"{model_type}\"" if ref.local is not None else f"{ref.ref} (model_type \"{model_type}\")"
-    msg = (f"transformers{spec} ({c.location.path}:{c.location.line}) cannot load {source} "
+    msg = (f"transformers{spec} cannot load {source} "
            f"({where.path}:{where.line}); support was added in transformers {first}")
     return Finding("SL101", c.location, msg, hint=f"require transformers>={first}",
+                   fix=requirement_floor_fix(stack, c, first),
                    related=(Related(where, f"model_type \"{model_type}\" needs transformers>={first}"),),
                    key=f"{model_type}|{spec}")
 
@@ -454,7 +457,7 @@ _ROPE_VALIDATED = frozenset({"llama", "falcon", "gpt_neox", "persimmon", "phi", 
 @check(code="SL104", name="rope-scaling-too-new-for-transformers", severity="error",
        category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
        summary="The model's rope_scaling uses a rope_type (Llama 3.1 `llama3`, `yarn`, ...) the pinned transformers cannot parse.",
-       evidence=_ROPE_EVIDENCE)
+       evidence=_ROPE_EVIDENCE, fixable=True)
 def rope_scaling_too_new_for_transformers(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reads `rope_scaling.rope_type` (or the older `type`) of every local model config and reports
@@ -505,10 +508,13 @@ def rope_scaling_too_new_for_transformers(stack: Stack) -> Iterator[Finding]:
                 if key in seen:
                     continue
                 seen.add(key)
+                from stacklint.fix import requirement_floor_fix
+
                 spec = str(c.specifier) or "(any)"
-                msg = (f"transformers{spec} ({c.location.path}:{c.location.line}) cannot parse rope_scaling "
+                msg = (f"transformers{spec} cannot parse rope_scaling "
                        f"rope_type \"{rtype}\" ({where.path}:{where.line}); it was added in transformers {first}")
                 yield Finding("SL104", c.location, msg, hint=f"require transformers>={first}",
+                              fix=requirement_floor_fix(stack, c, first),
                               related=(Related(where, f"rope_type \"{rtype}\" needs transformers>={first}"),),
                               key=f"{rtype}|{spec}")
 

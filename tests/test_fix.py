@@ -174,3 +174,23 @@ def test_requirement_floor_fix_only_for_requirements_files(tmp_path: Path) -> No
     fix = requirement_floor_fix(stack, by_origin["requirements"], "4.37.0")
     assert fix is not None and fix.safe and [e.new for e in fix.edits] == ["==4.37.0"]
     assert requirement_floor_fix(stack, by_origin["pyproject"], "4.37.0") is None
+
+
+REQ_BEFORE = b"torch==2.3.1\ntransformers==4.36.2  # pinned by the image\r\naccelerate\n"
+REQ_AFTER = b"torch==2.3.1\ntransformers==4.37.0  # pinned by the image\r\naccelerate\n"
+
+
+def test_fix_raises_the_transformers_floor_for_the_model(tmp_path: Path):
+    """SL101: the one requirements line that is too old is raised to the first release that
+    supports the model; the rest of the file and the model directory stay byte-identical."""
+    _tree(tmp_path, {"requirements.txt": REQ_BEFORE,
+                     "qwen2/config.json": b'{"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"]}\n'})
+    before = _snapshot(tmp_path)
+    assert _cli(tmp_path, "--select", "SL101", "--diff") == 1
+    assert _snapshot(tmp_path) == before  # --diff writes nothing
+    _cli(tmp_path, "--select", "SL101", "--fix")
+    after = _snapshot(tmp_path)
+    assert after["requirements.txt"] == REQ_AFTER
+    assert after["qwen2/config.json"] == before["qwen2/config.json"]
+    assert _cli(tmp_path, "--select", "SL101", "--fix") == 0  # nothing left
+    assert _snapshot(tmp_path) == after  # idempotent

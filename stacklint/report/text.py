@@ -16,7 +16,8 @@ def render(result: Result, rules: Dict[str, Any], *, color: bool = False, statis
     lines: List[str] = []
     for f in result.findings:
         sev = c(_COLORS[f.severity], f"[{f.severity}]")
-        lines.append(f"{c(_BOLD, f'{f.location.path}:{f.location.line}:{f.location.col}:')} {f.code} {sev} {f.message}")
+        mark = " [*]" if f.fix is not None else ""
+        lines.append(f"{c(_BOLD, f'{f.location.path}:{f.location.line}:{f.location.col}:')} {f.code}{mark} {sev} {f.message}")
         for r in f.related:
             lines.append(c(_DIM, f"    {r.location.path}:{r.location.line}:{r.location.col}: {r.message}"))
         if f.hint:
@@ -39,6 +40,9 @@ def render(result: Result, rules: Dict[str, Any], *, color: bool = False, statis
                    f"in {result.files_scanned} files.")
     else:
         summary = f"All checks passed: {result.files_scanned} files, no problems."
+    fixable = sum(1 for f in result.findings if f.fix is not None)
+    if fixable:
+        summary += f" [*] {fixable} fixable with `stacklint scan --fix` (preview with --diff)."
     if result.errors:
         summary += f" {len(result.errors)} file{'s' if len(result.errors) != 1 else ''} could not be checked."
     if lines:
