@@ -120,8 +120,19 @@ def candidates(cs: Sequence[Constraint]) -> List[str]:
     """Known releases every constraint admits (local labels ignored)."""
     if not cs:
         return []
-    specs = [base_spec(c) for c in cs]
-    return [r for r in releases(cs[0].name) if all(admits(s, r) for s in specs)]
+    return list(_candidates(cs[0].name, tuple(sorted({str(base_spec(c)) for c in cs}))))
+
+
+@lru_cache(maxsize=16384)
+def _candidates(name: str, specs: Tuple[str, ...]) -> Tuple[str, ...]:
+    """Memoised by specifier text: the same bounds recur across a repository's manifests."""
+    rels = releases(name)
+    for text in specs:
+        spec = spec_of(text)
+        if spec is None:
+            return ()
+        rels = [r for r in rels if admits(spec, r)]
+    return tuple(rels)
 
 
 def describe(c: Constraint) -> str:

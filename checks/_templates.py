@@ -118,13 +118,20 @@ def _env() -> Any:
     return env
 
 
+@lru_cache(maxsize=64)
+def _compiled(text: str) -> Any:
+    """The sandboxed template, compiled once per distinct text (a compile costs ~20 ms; a
+    repository repeats the same template across its model directories)."""
+    return _env().from_string(text)
+
+
 @lru_cache(maxsize=256)
 def compile_error(text: str) -> Optional[Tuple[str, int]]:
     """(message, line) when the template does not compile, else None."""
     from jinja2 import TemplateSyntaxError
 
     try:
-        _env().from_string(text)
+        _compiled(text)
     except TemplateSyntaxError as exc:
         return exc.message or str(exc), exc.lineno or 1
     except Exception as exc:  # noqa: BLE001 - anything else jinja raises while compiling
@@ -153,7 +160,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
 def render(text: str, messages: List[Dict[str, Any]], add_generation_prompt: bool,
            special: Tuple[Tuple[str, str], ...] = ()) -> str:
     """Render in the sandbox; raises TemplateRaised, RenderLimit or a Jinja/Python error."""
-    tmpl = _env().from_string(text)
+    tmpl = _compiled(text)
     ctx: Dict[str, Any] = dict(special)
     with _time_limit(TIME_LIMIT):
         out = tmpl.render(messages=messages, add_generation_prompt=add_generation_prompt, **ctx)
