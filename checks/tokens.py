@@ -100,7 +100,7 @@ def chat_model_without_chat_template(stack: Stack) -> Iterator[Finding]:
             continue
         loc = md.tokenizer.loc()
         yield Finding("SL601", loc,
-                      f"no chat template for this chat model ({why}): {loc.path} has no \"chat_template\" and "
+                      f"no chat template for this chat model ({why}): tokenizer_config.json has no \"chat_template\" and "
                       f"there is no chat_template.jinja/.json beside it — apply_chat_template and chat "
                       f"endpoints will fail or use a wrong format",
                       hint="add the base model's chat template (tokenizer_config.json \"chat_template\" "
@@ -227,8 +227,7 @@ _ID_KEYS = ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token
 @check(code="SL603", name="special-token-id-outside-vocab", severity="error",
        category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
        summary="A bos/eos/pad token id in config.json or generation_config.json is >= vocab_size.",
-       evidence=("https://github.com/meta-llama/llama/issues/287",
-                 "https://github.com/QwenLM/Qwen2.5/issues/357"))
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/357",))
 def special_token_id_outside_vocab(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports `bos_token_id`, `eos_token_id`, `pad_token_id` or `decoder_start_token_id` in a model's
@@ -282,8 +281,7 @@ def special_token_id_outside_vocab(stack: Stack) -> Iterator[Finding]:
 @check(code="SL604", name="chat-template-syntax-error", severity="error",
        category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
        summary="The chat template does not compile as Jinja.",
-       evidence=("https://github.com/QwenLM/Qwen2.5-Coder/issues/152",
-                 "https://github.com/deepseek-ai/DeepSeek-Coder/issues/108"))
+       evidence=("https://github.com/deepseek-ai/DeepSeek-Coder/issues/108",))
 def chat_template_syntax_error(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Compiles every chat template (tokenizer_config.json `chat_template`, `chat_template.jinja`,
