@@ -81,7 +81,8 @@ def build_gpus(curated: Dict[str, Any], today: str) -> Tuple[Dict[str, Any], Dic
         for feat, rule in rules.items():
             rec[feat] = derive(g, rule)
         rec["aliases"] = list(g.get("aliases") or [])
-        rec["source"] = alias_src["nvidia_cuda_gpus"] if g["vendor"] == "nvidia" else alias_src["rocm_gpu_specs"]
+        rec["source"] = g.get("source") or (
+            alias_src["nvidia_cuda_gpus"] if g["vendor"] == "nvidia" else alias_src["rocm_gpu_specs"])
         rec["memory_source"] = g["memory_source"]
         rec["checked"] = today
         if g["name"] in gpus:
@@ -271,12 +272,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                                                      str(Path.home() / ".cache/stacklint/gen_api_changes")))
     ap.add_argument("--jobs", type=int, default=4)
     ap.add_argument("--force-write", action="store_true")
+    ap.add_argument("--gpus-only", action="store_true",
+                    help="rebuild the GPU records from hardware_curated.yaml and keep the vLLM "
+                         "quantization section of the current table (offline, seconds)")
     args = ap.parse_args(argv)
     today = _dt.date.today().isoformat()
     curated = yaml.safe_load(CURATED.read_text("utf-8"))
     gpus, rules = build_gpus(curated, today)
-    quant, gaps, covered = build_quant(Path(args.cache), args.jobs, today)
-    log(f"vllm: {len(covered)} releases read, {len(quant['methods'])} quantization methods")
+    if args.gpus_only and OUT.exists():
+        quant, gaps = json.loads(OUT.read_text("utf-8"))["records"]["vllm_quant"], []
+    else:
+        quant, gaps, covered = build_quant(Path(args.cache), args.jobs, today)
+        log(f"vllm: {len(covered)} releases read, {len(quant['methods'])} quantization methods")
     records = {"gpus": gpus, "feature_rules": rules, "vllm_quant": quant}
     env = {"table": "hardware", "schema": 1, "generated_by": GENERATED_BY, "generated": today,
            "description": DESCRIPTION, "records": records}

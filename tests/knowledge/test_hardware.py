@@ -257,3 +257,15 @@ def test_extractor_reads_registry_and_inherited_capability(gen):
     assert caps["a"][0] == 75
     assert caps["b-x"][0] == 75          # inherited from AConfig
     assert "c" not in caps               # computed, not a literal: left out
+
+
+def test_china_export_variants_share_their_chip_capability():
+    """A800 / H800 / H20 (common in Chinese-language failure threads) are the GA100 / GH100 chips
+    of A100 / H100: same compute capability and features, their own memory."""
+    from stacklint.knowledge import hardware
+
+    a800 = hardware.gpu("NVIDIA A800-SXM4-80GB")
+    assert a800["compute_capability"] == "8.0" and a800["bf16"] and a800["memory_gb"] == 80
+    h800 = hardware.gpu("H800")
+    assert h800["compute_capability"] == "9.0" and h800["fp8"] and h800["flash_attention_3"]
+    assert hardware.gpu("NVIDIA H20")["memory_gb"] == 96
