@@ -1,6 +1,8 @@
 """Python API usage across library versions (SL4xx)."""
 from __future__ import annotations
 
+import re
+
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from stacklint.findings import Finding, Fix, Location, Related
@@ -196,19 +198,22 @@ def removed_function_import(stack: Stack) -> Iterator[Finding]:
     `from peft import prepare_model_for_kbit_training` (same call), or pin `peft<0.10`.
 
     ## Known false alarms
-    Only reported when the environment pins the library to a release without the name.
+    Only reported when the environment pins the library to a release without the name. Imports
+    inside `try: ... except ImportError:` (either branch) are compatibility shims and are skipped.
     """
     rows = _removed(_IMPORT_KINDS)
     for doc in stack.scripts:
         for row in rows:
             full = row["name"]
-            if full not in doc.imports and not (row["kind"] == "module" and any(
-                    i.startswith(full + ".") for i in doc.imports)):
-                continue
+            hits = {i for i in doc.imports
+                    if i == full or (row["kind"] == "module" and i.startswith(full + "."))}
+            if not hits or hits <= doc.guarded:
+                continue  # not imported, or only as a fallback under `except ImportError`
             c = _pinned_at_least(stack, doc.path, row["package"], row["removed_in"])
             if c is None:
                 continue
-            line, col = _import_pos(stack, doc.path, full.rsplit(".", 1)[-1])
+            first = min(hits - doc.guarded or hits, key=lambda i: doc.import_lines.get(i, 0))
+            line, col = _import_pos(stack, doc.path, full.rsplit(".", 1)[-1], doc.import_lines.get(first, 0))
             new = row.get("replacement")
             remedy = f"use {new}" if new else "drop it"
             yield Finding("SL402", Location(doc.path, line, col),
@@ -218,11 +223,15 @@ def removed_function_import(stack: Stack) -> Iterator[Finding]:
                           related=(Related(c.location, c.raw),), key=f"{doc.path}:{full}")
 
 
-def _import_pos(stack: Stack, path: str, name: str) -> Tuple[int, int]:
+def _import_pos(stack: Stack, path: str, name: str, lineno: int = 0) -> Tuple[int, int]:
     tf = stack.texts.get(path)
     if tf is None:
-        return 1, 1
-    for n, line in enumerate(tf.text.splitlines(), 1):
+        return max(lineno, 1), 1
+    lines = tf.text.splitlines()
+    if 0 < lineno <= len(lines):
+        m = re.search(rf"\b{re.escape(name)}\b", lines[lineno - 1])
+        return lineno, (m.start() + 1) if m else 1
+    for n, line in enumerate(lines, 1):
         if name in line and "import" in line:
             return n, line.find(name) + 1
     return 1, 1

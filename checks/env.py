@@ -113,8 +113,12 @@ def _too_old(stack: Stack, c: Constraint, model_type: str, where: Location, firs
 # -- SL102: pins that cannot be installed together ------------------------------------
 
 _PIN_EVIDENCE = (
-    "https://github.com/QwenLM/Qwen2.5/issues/1103",  # qwen25-201 (Dependency Library Compatibility record; thread not yet read, unverified)
+    # qwen25-3: pip reports "ms-swift 1.5.1 requires transformers<4.37,>=4.33, but you have
+    # transformers 4.37.2 which is incompatible" in the environment that needs transformers>=4.37.
+    "https://github.com/QwenLM/Qwen2.5/issues/30",
 )
+# qwen25-201 (QwenLM/Qwen2.5#1103) was removed: read — Qwen2.5-32B-Instruct-GPTQ-Int4 on V100 with
+# vLLM's gptq kernel generates only "!!!" (vllm-project/vllm#10656); no conflicting pins.
 # qwen1-171 (QwenLM/Qwen#988) was removed: read 2026 — a 72B LoRA run with lr stuck at 0 under
 # transformers 4.31.0 (maintainer: upgrade transformers); no conflicting pins in that thread.
 
@@ -347,9 +351,10 @@ def _disjoint(a: str, a_rel: List[str], b: str, b_rel: List[str], dep: str, dep_
 
 _ENGINE_EVIDENCE = (
     "https://github.com/QwenLM/Qwen2.5/issues/65",  # qwen25-13 (Dependency record; thread not yet read, unverified)
-    "https://github.com/QwenLM/Qwen2.5/issues/77",  # qwen25-17 (Dependency record; thread not yet read, unverified)
     "https://github.com/vllm-project/vllm/issues/3463",  # Qwen2ForCausalLM not supported in vLLM 0.2.4; added in 0.3.0
 )
+# qwen25-17 (QwenLM/Qwen2.5#77) was removed: read — Qwen1.5-0.5B-Chat with examples/sft/finetune.py
+# (transformers, no serving engine); the reply points at transformers<4.37.
 _IMAGE_VERSION = (
     (re.compile(r"(?:^|/)vllm-openai:v?(\d+\.\d+\.\d+(?:\.post\d+)?)(?![\w.])"), "vllm"),
     (re.compile(r"(?:^|/)lmsysorg/sglang:v?(\d+\.\d+\.\d+(?:\.post\d+)?)"), "sglang"),
@@ -445,6 +450,7 @@ def _engine_versions(stack: Stack, job, rels: List[str]) -> Iterator[Tuple[Locat
 
 _ROPE_EVIDENCE = (
     "https://github.com/meta-llama/llama3/issues/299",  # llama3-32: rope_scaling must have two fields
+    "https://github.com/meta-llama/llama3/issues/319",  # llama3-34: Llama 3.1 rope_scaling rejected by the config validation; fix: upgrade transformers
 )
 
 
@@ -1122,6 +1128,9 @@ _NCCL_EVIDENCE = (
     "https://github.com/meta-llama/codellama/issues/11",  # codellama-1: macOS, "Distributed package doesn't have NCCL built in"
     "https://github.com/meta-llama/llama3/issues/127",  # llama3-10: Windows 11, Llama.build -> nccl
     "https://github.com/meta-llama/llama/issues/112",  # llama2-17: macOS / Windows, same error; fix: gloo backend
+    "https://github.com/meta-llama/codellama/issues/50",  # codellama-5: Windows 10, torchrun example_instructions.py -> Llama.build
+    "https://github.com/meta-llama/llama/issues/722",  # llama2-69: macOS, generation.py init_process_group("nccl") in the traceback
+    "https://github.com/meta-llama/codellama/issues/70",  # codellama-10: Windows laptop, dist.is_nccl_available() is False
 )
 _PLATFORM_AWARE = re.compile(r"is_nccl_available|sys\.platform|platform\.system\(|os\.name\b")
 

@@ -393,7 +393,10 @@ def _ckpt_mp(stack: Stack, base_dir: str, ckpt: str) -> Optional[Tuple[int, str]
        evidence=("https://github.com/meta-llama/llama/issues/415",
                  "https://github.com/meta-llama/llama/issues/806",
                  "https://github.com/meta-llama/llama/issues/1017",
-                 "https://github.com/meta-llama/llama/issues/551"))
+                 "https://github.com/meta-llama/llama/issues/551",
+                 "https://github.com/meta-llama/llama/issues/665",
+                 "https://github.com/meta-llama/llama/issues/710",
+                 "https://github.com/meta-llama/codellama/issues/95"))
 def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports a `torchrun --nproc_per_node N ... --ckpt_dir DIR` line (Meta's `llama`, `llama3`,

@@ -59,6 +59,10 @@ class PyDoc:
     calls: List[Call]
     assigned: Dict[str, Any]  # simple name -> literal (last assignment)
     origins: Dict[str, str]  # variable -> qualname of the call that produced it
+    # imports written only inside ``try: ... except ImportError`` (either branch): the file copes
+    # with the name being absent, so a removed name there is not a failure
+    guarded: Set[str] = field(default_factory=set)
+    import_lines: Dict[str, int] = field(default_factory=dict)  # name -> line (an unguarded one first)
 
 
 def parse(path: str, text: str, *, max_bytes: int = 5_000_000) -> PyDoc:
@@ -83,6 +87,11 @@ class _Visitor(ast.NodeVisitor):
         self.calls: List[Call] = []
         self.assigned: Dict[str, Any] = {}
         self.origins: Dict[str, str] = {}
+        self.guard = 0
+        self.unguarded: Set[str] = set()
+        self.guarded: Set[str] = set()
+        self.import_lines: Dict[str, int] = {}
+        self.line = 0
 
     # ast.NodeVisitor dispatches through getattr for every node, expression contexts and
     # constants included; a per-type table and skipping childless leaves keeps the same
@@ -118,23 +127,48 @@ class _Visitor(ast.NodeVisitor):
             self.visit(tree)
         except RecursionError:
             raise LimitExceeded("Python expression nested too deeply") from None
-        return PyDoc(self.path, self.imports, self.calls, self.assigned, self.origins)
+        return PyDoc(self.path, self.imports, self.calls, self.assigned, self.origins,
+                     self.guarded - self.unguarded, self.import_lines)
+
+    def _imported(self, name: str) -> None:
+        self.imports.add(name)
+        if self.guard:
+            self.guarded.add(name)
+            self.import_lines.setdefault(name, self.line)
+        else:
+            if name not in self.unguarded:
+                self.import_lines[name] = self.line
+            self.unguarded.add(name)
+
+    def visit_Try(self, node: ast.Try) -> None:
+        if not any(_catches_import_error(h.type) for h in node.handlers):
+            self.generic_visit(node)
+            return
+        self.guard += 1
+        try:
+            self.generic_visit(node)
+        finally:
+            self.guard -= 1
+
+    visit_TryStar = visit_Try
 
     def visit_Import(self, node: ast.Import) -> None:
+        self.line = node.lineno
         for a in node.names:
-            self.imports.add(a.name)
-            self.imports.add(a.name.split(".")[0])
+            self._imported(a.name)
+            self._imported(a.name.split(".")[0])
             self.aliases[(a.asname or a.name).split(".")[0] if not a.asname else a.asname] = (
                 a.name if a.asname else a.name.split(".")[0])
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         mod = node.module or ""
+        self.line = node.lineno
         if mod:
-            self.imports.add(mod)
-            self.imports.add(mod.split(".")[0])
+            self._imported(mod)
+            self._imported(mod.split(".")[0])
         for a in node.names:
             full = f"{mod}.{a.name}" if mod else a.name
-            self.imports.add(full)
+            self._imported(full)
             self.aliases[a.asname or a.name] = full
 
     def visit_Assign(self, node: ast.Assign) -> None:
@@ -179,6 +213,17 @@ class _Visitor(ast.NodeVisitor):
         if base is None:
             return name
         return f"{base}.{rest}" if rest else base
+
+
+def _catches_import_error(t: Optional[ast.AST]) -> bool:
+    """A handler that catches ImportError: bare ``except``, ImportError, ModuleNotFoundError,
+    Exception/BaseException, or a tuple holding one of them."""
+    if t is None:
+        return True
+    if isinstance(t, ast.Tuple):
+        return any(_catches_import_error(e) for e in t.elts)
+    name = t.attr if isinstance(t, ast.Attribute) else t.id if isinstance(t, ast.Name) else ""
+    return name in ("ImportError", "ModuleNotFoundError", "Exception", "BaseException")
 
 
 _GENERIC: Any = _Visitor.generic_visit

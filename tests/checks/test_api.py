@@ -107,6 +107,21 @@ def test_removed_import(tmp_path: Path) -> None:
     assert _codes(tmp_path, "SL402") == []
 
 
+def test_removed_import_as_import_error_fallback_is_not_reported(tmp_path: Path) -> None:
+    """The LLaMA-Factory pattern: new location first, the removed module as the fallback."""
+    shim = ("try:\n"
+            "    from transformers.integrations import unset_hf_deepspeed_config\n"
+            "except ImportError:\n"
+            "    from transformers.deepspeed import unset_hf_deepspeed_config\n")
+    _write(tmp_path, {"requirements.txt": "transformers==4.57.1\n", "ds.py": shim})
+    assert _codes(tmp_path, "SL402") == []
+    # the same import outside the guard, or under a handler that does not catch ImportError, breaks
+    _write(tmp_path, {"ds.py": shim.replace("except ImportError", "except KeyError")})
+    assert [f["line"] for f in _codes(tmp_path, "SL402")] == [4]
+    _write(tmp_path, {"ds.py": shim + "from transformers.deepspeed import HfDeepSpeedConfig\n"})
+    assert [f["line"] for f in _codes(tmp_path, "SL402")] == [5]  # the unguarded import
+
+
 def test_half_on_4bit_model(tmp_path: Path) -> None:
     _write(tmp_path, {"run.py": "from transformers import AutoModelForCausalLM\n"
                                 "model = AutoModelForCausalLM.from_pretrained('x', load_in_4bit=True)\n"

@@ -39,7 +39,7 @@ def test_instruct_without_template_is_reported_once_with_short_message(tmp_path:
     result, _ = run_scan(tmp_path, select=["SL601"])
     [f] = result.findings
     assert f.location.path == "Llama-3-8B-Instruct-sft/tokenizer_config.json"
-    assert f.message.count("Llama-3-8B-Instruct-sft") == 2  # the name that marks it, and the file
+    assert f.message.count("Llama-3-8B-Instruct-sft") == 1  # only the name that marks it; the path is the location
 
 
 def test_base_model_and_jinja_file_are_quiet(tmp_path: Path) -> None:

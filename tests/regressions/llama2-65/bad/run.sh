@@ -1,0 +1,2 @@
+# one RTX 4090; the 13B checkpoint has two shards
+torchrun --nproc_per_node 1 example_chat_completion.py --ckpt_dir llama-2-13b/ --tokenizer_path tokenizer.model --max_seq_len 512 --max_batch_size 6
