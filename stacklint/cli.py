@@ -56,6 +56,12 @@ def _parser() -> argparse.ArgumentParser:
                         "for scans large enough to pay for it); the report does not depend on it")
     s.add_argument("--diff", action="store_true",
                    help="print the fixes --fix would apply as a unified diff; write nothing")
+    st = sub.add_parser("stack", help="show the stack model a scan builds: install sets, models, jobs, "
+                                      "target hardware, each with where it was read")
+    st.add_argument("paths", nargs="*", metavar="PATH")
+    st.add_argument("--format", choices=("text", "json"), default="text")
+    st.add_argument("--config", metavar="FILE", help="configuration file (default: search upward)")
+    st.add_argument("--gpu", metavar="NAME", help="target GPU, e.g. A100-80GB, T4, H100")
     r = sub.add_parser("rules", help="list the rules")
     r.add_argument("--format", choices=("text", "json"), default="text")
     e = sub.add_parser("explain", help="show a rule's documentation")
@@ -77,6 +83,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             return _rules(args)
         if args.command == "explain":
             return _explain(args)
+        if args.command == "stack":
+            from stacklint.show import run as show
+
+            return show(args.paths, args.config, args.gpu, args.format)
         if args.command == "knowledge":
             from stacklint.knowledge_cli import run as kn
 

@@ -313,8 +313,52 @@ def _compose_jobs(stack: Stack, doc: Doc) -> None:
             if job is not None:
                 job.extra["service"] = svc
                 job.extra["service_path"] = p
+                job.extra["mounts"] = _compose_mounts(svc.get("volumes"))
                 job.doc = doc
                 stack.jobs.append(job)
+
+
+def _compose_mounts(volumes: Any) -> List[Tuple[str, str]]:
+    """Bind mounts of a compose service as (host path relative to the compose file, container
+    path): short syntax ``./models:/models[:ro]`` and long syntax ``{type: bind, source, target}``.
+    Named volumes and interpolated paths are not files of the tree and are skipped."""
+    out: List[Tuple[str, str]] = []
+    for v in volumes if isinstance(volumes, list) else []:
+        host = target = None
+        if isinstance(v, str):
+            parts = v.split(":")
+            if len(parts) >= 2:
+                host, target = parts[0], parts[1]
+        elif isinstance(v, dict) and v.get("type", "bind") == "bind":
+            host, target = v.get("source"), v.get("target")
+        if not isinstance(host, str) or not isinstance(target, str) or "$" in host + target:
+            continue
+        if not (host.startswith(".") or host.startswith("/")) or not target.startswith("/"):
+            continue  # a named volume
+        out.append((host, target.rstrip("/") or "/"))
+    return out
+
+
+def _mounted_model(stack: Stack, job: Job) -> None:
+    """A served path inside the container (``--model /models/x``) that a bind mount maps onto a
+    model directory of the tree (``../models:/models``) is that directory."""
+    import posixpath
+
+    ref = job.model
+    if ref is None or ref.local is not None or not ref.ref.startswith("/"):
+        return
+    base = dirname(job.location.path)
+    for host, target in job.extra.get("mounts", ()):
+        if host.startswith("/"):
+            continue  # an absolute host path is outside the tree
+        if ref.ref != target and not ref.ref.startswith(target + "/"):
+            continue
+        rel = ref.ref[len(target):].lstrip("/")
+        cand = posixpath.normpath(posixpath.join(base, host, rel) if base != "." else posixpath.join(host, rel))
+        md = stack.model_dirs.get(cand)
+        if md is not None:
+            ref.local = md
+            return
 
 
 def _env_map(env: Any) -> Dict[str, str]:
@@ -626,6 +670,9 @@ def _link_models(stack: Stack) -> None:
                 stack.models.append(job.model)
     for ref in stack.models:
         resolve_model(stack, ref)
+    for job in stack.jobs:
+        if job.extra.get("mounts"):
+            _mounted_model(stack, job)
 
 
 def resolve_model(stack: Stack, ref: ModelRef) -> None:

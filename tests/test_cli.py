@@ -172,3 +172,58 @@ def test_knowledge_query_shows_fact_and_source(tmp_path: Path):
     assert r.stdout.startswith("transformers: qwen3 supported since 4.51.0\n  source: pypi:transformers==4.51.0")
     r = sl("knowledge", "package", "no-such-package", cwd=tmp_path)
     assert r.returncode == 2 and "no releases" in r.stderr
+
+
+COMPOSE = """services:
+  vllm:
+    image: vllm/vllm-openai:v0.6.3
+    command: ["--model", "/models/qwen-sft", "--tensor-parallel-size", "3"]
+    volumes:
+      - ../models:/models:ro
+      - hf-cache:/root/.cache/huggingface
+    deploy:
+      resources:
+        reservations:
+          devices: [{driver: nvidia, count: 2, capabilities: [gpu]}]
+volumes:
+  hf-cache: {}
+"""
+
+
+def _served_repo(root: Path, mount: str = "../models:/models:ro") -> Path:
+    (root / "models" / "qwen-sft").mkdir(parents=True)
+    (root / "models" / "qwen-sft" / "config.json").write_text(
+        '{"model_type": "qwen2", "num_attention_heads": 28, "num_key_value_heads": 4}\n')
+    (root / "serve").mkdir()
+    (root / "serve" / "docker-compose.yml").write_text(COMPOSE.replace("../models:/models:ro", mount))
+    return root
+
+
+def test_stack_command_shows_what_was_joined(tmp_path: Path):
+    """`stacklint stack` prints the model of the stack with provenance; the served container path
+    is resolved through the compose bind mount to the model directory of the tree."""
+    _served_repo(tmp_path)
+    r = sl("stack", ".", "--format", "json", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    [job] = d["jobs"]
+    assert (job["kind"], job["framework"], job["context"], job["visible_gpus"]) == ("serving", "vllm", "compose", 2)
+    assert job["settings"]["tensor_parallel_size"] == {"value": "3", "at": "serve/docker-compose.yml:4"}
+    served = [m for m in d["models"] if m["ref"] == "/models/qwen-sft"]
+    assert served and served[0]["local_dir"] == "models/qwen-sft" and served[0]["model_type"] == "qwen2"
+    text = sl("stack", ".", cwd=tmp_path).stdout
+    assert "serving / vllm (compose) model /models/qwen-sft, 2 GPU(s) visible" in text
+    assert "target: unknown" in text
+
+
+def test_compose_bind_mount_joins_served_path_to_model_dir(tmp_path: Path):
+    _served_repo(tmp_path)
+    r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=tmp_path)
+    [f] = json.loads(r.stdout)["findings"]
+    assert (f["rule"], f["path"], f["line"]) == ("SL503", "serve/docker-compose.yml", 4)
+    # a named volume (not a path of the tree) cannot be resolved: no finding, no guess
+    other = tmp_path / "named"
+    other.mkdir()
+    _served_repo(other, mount="models:/models")
+    r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=other)
+    assert json.loads(r.stdout)["findings"] == []
