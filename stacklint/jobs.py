@@ -224,6 +224,7 @@ def docker_run_job(stack: Stack, cmd: Command, path: str) -> Optional[Job]:
     argv = cmd.argv
     opts: Dict[str, Setting] = {}
     env: Dict[str, str] = {}
+    volumes: List[str] = []
     i = 2
     while i < len(argv) and argv[i].text.startswith("-"):
         key, eq, val = argv[i].text.partition("=")
@@ -234,6 +235,8 @@ def docker_run_job(stack: Stack, cmd: Command, path: str) -> Optional[Job]:
             val = "true"
         name = key.lstrip("-").replace("-", "_")
         opts[name] = Setting(val, Location(path, tok.line, tok.col), key)
+        if key in ("-v", "--volume"):
+            volumes.append(val)
         if key in ("-e", "--env") and "=" in val:
             k, _, v = val.partition("=")
             env[k] = v
@@ -257,6 +260,7 @@ def docker_run_job(stack: Stack, cmd: Command, path: str) -> Optional[Job]:
         return None
     job.location = Location(path, argv[0].line, argv[0].col)
     job.extra["docker_opts"] = opts
+    job.extra["mounts"] = _compose_mounts(volumes)  # same host:container[:mode] syntax
     if g is not None:
         job.extra["gpus_text"] = str(g.value)
     return job

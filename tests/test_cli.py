@@ -227,3 +227,15 @@ def test_compose_bind_mount_joins_served_path_to_model_dir(tmp_path: Path):
     _served_repo(other, mount="models:/models")
     r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=other)
     assert json.loads(r.stdout)["findings"] == []
+
+
+def test_docker_run_volume_joins_served_path_to_model_dir(tmp_path: Path):
+    (tmp_path / "models" / "q").mkdir(parents=True)
+    (tmp_path / "models" / "q" / "config.json").write_text('{"model_type": "qwen2", "num_attention_heads": 28}\n')
+    run = "docker run --gpus 2 -v ./models:/models vllm/vllm-openai:v0.6.3 --model /models/q --tensor-parallel-size {}\n"
+    (tmp_path / "serve.sh").write_text(run.format(3))
+    r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=tmp_path)
+    assert [(f["path"], f["line"]) for f in json.loads(r.stdout)["findings"]] == [("serve.sh", 1)]
+    (tmp_path / "serve.sh").write_text(run.format(2))
+    r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=tmp_path)
+    assert json.loads(r.stdout)["findings"] == []
