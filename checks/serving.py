@@ -767,6 +767,162 @@ def quantization_unsupported_on_gpu(stack: Stack) -> Iterator[Finding]:
 
 
 # ================================================================================================
+# SL306 Qwen2 GPTQ on vLLM's fp16 `gptq` (ExLlama) kernel
+# ================================================================================================
+
+# Qwen's own GPTQ uploads (hub ids and local copies named like them): Qwen1.5 / Qwen2 / Qwen2.5 dense
+# chat / instruct / coder / math models, model_type "qwen2" (https://huggingface.co/Qwen).
+_QWEN2_GPTQ_NAME = re.compile(
+    r"^Qwen(?:1\.5|2|2\.5)(?:-Coder|-Math)?-\d+(?:\.\d+)?B(?:-Chat|-Instruct)?-GPTQ-Int([48])$", re.I)
+# The first vLLM release whose `gptq` override picks Marlin kernels (AutoGPTQConfig) for every GPU
+# from compute capability 6.0; before it, `--quantization gptq` forces the ExLlama kernel.
+_AUTO_GPTQ_FIRST = "0.22.0"
+
+
+def _qwen2_gptq(stack: Stack, ref: Optional[ModelRef]) -> Optional[Tuple[int, Location, str]]:
+    """(bits, where, how) when the served model is a GPTQ checkpoint of the Qwen2 architecture."""
+    if ref is None:
+        return None
+    mt = ref.model_type
+    q = model_quant(stack, ref)
+    if q is not None and q[0]:
+        if mt is None or mt[0] != "qwen2" or quant_method_of(q[0]) != "gptq":
+            return None
+        bits = as_int(q[0].get("bits"))
+        if bits not in (4, 8):
+            return None
+        return bits, q[1], f"{bits}-bit GPTQ, model_type qwen2"
+    if q is not None or ref.local is not None:
+        return None  # a local directory that is not GPTQ, or whose files say nothing
+    m = _QWEN2_GPTQ_NAME.match(ref.ref.rstrip("/").rsplit("/", 1)[-1])
+    if m is None:
+        return None
+    return int(m.group(1)), ref.location, f"Qwen's GPTQ-Int{m.group(1)} checkpoint, model_type qwen2"
+
+
+def _release_lt(version: Optional[str], bound: str) -> Optional[bool]:
+    from packaging.version import InvalidVersion, Version
+
+    if version is None:
+        return None
+    try:
+        return Version(version) < Version(bound)
+    except InvalidVersion:
+        return None
+
+
+@check(code="SL306", name="qwen2-gptq-on-exllama-kernel", severity="warning",
+       category="Data and Computation Issues", subcategory="Quantization Compatibility Issues",
+       summary="A Qwen2-family GPTQ checkpoint served by vLLM on its fp16 `gptq` kernel (a GPU without Marlin, or --quantization gptq), which overflows into \"!!!!!\" output.",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/945", "https://github.com/QwenLM/Qwen2.5/issues/1103",
+                 "https://github.com/QwenLM/Qwen2.5/issues/315", "https://github.com/QwenLM/Qwen2.5/issues/496",
+                 "https://github.com/vllm-project/vllm/issues/10656"))
+def qwen2_gptq_on_exllama_kernel(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For a vLLM launch (`vllm serve`, the OpenAI server, `LLM(...)`) of a GPTQ checkpoint of the
+    Qwen2 architecture (Qwen1.5, Qwen2, Qwen2.5: a local directory whose config.json has
+    `model_type` "qwen2" and a `gptq` quantization_config, or Qwen's own `...-GPTQ-Int4` /
+    `-Int8` repositories), works out which kernel vLLM runs: its `gptq_marlin` kernel when the GPU
+    supports Marlin in the pinned release (compute capability 8.0 up to vLLM 0.13, 7.5 from 0.14;
+    from the knowledge base), otherwise — or when `--quantization gptq` forces it — the ExLlama
+    `gptq` kernel, which accumulates in fp16. It reports a launch on that kernel when the target GPU
+    (`--gpu`, `[target] gpu`, a node selector in the job's file) is below Marlin's capability
+    (V100, T4, RTX 2080 Ti, P100), when `--quantization gptq` is given explicitly (before vLLM
+    0.22), or when the pinned vLLM predates `gptq_marlin` (< 0.4.2).
+
+    ## Why is this bad?
+    Qwen2-family activations overflow the fp16 accumulation of the `gptq` kernel: generation
+    returns only `!!!!!!` (token 0) with no error. The Qwen team reproduced it (vllm#10656) for
+    Qwen2.5-32B-Instruct-GPTQ-Int4 across vLLM 0.6.1–0.6.4 and TP 2/4/8: `gptq_marlin` works,
+    `gptq` fails for prompts of 50 tokens or fewer and works for longer ones — so short chats
+    fail while long prompts seem fine. Users hit it on V100, P100 and 2080 Ti (no Marlin there)
+    and on RTX 3090 / A100 with `--quantization gptq`. The same checkpoint works with
+    transformers + auto_gptq.
+
+    ## Example
+    ```sh
+    # target GPU: V100 (compute capability 7.0), vllm==0.6.3
+    vllm serve Qwen/Qwen2.5-32B-Instruct-GPTQ-Int4 --tensor-parallel-size 4
+    ```
+
+    ## Use instead
+    ```sh
+    # a GPU with compute capability 8.0 or more: vLLM picks gptq_marlin by itself
+    vllm serve Qwen/Qwen2.5-32B-Instruct-GPTQ-Int4 --tensor-parallel-size 2
+    ```
+    On a GPU without Marlin: a vLLM release with Marlin for it, an AWQ checkpoint (from 7.5),
+    transformers + auto_gptq, or prompts longer than 50 tokens (a system prompt).
+
+    ## Known false alarms
+    A warning, not an error: prompts longer than 50 tokens generate normally, so a service whose
+    prompts are always long never shows it. Int8 checkpoints run through the same fp16 kernel but
+    the reports are of Int4. When the vLLM release is not pinned, the GPU rule assumes one without
+    Marlin for the GPU (vLLM 0.13 or older on Turing, 0.21 or older on Volta and Pascal). Other
+    architectures (Llama, Mistral) do not overflow there and are not reported.
+    """
+    from stacklint.knowledge import hardware
+
+    for job in stack.serving_jobs():
+        if job.framework != "vllm":
+            continue
+        model = _qwen2_gptq(stack, job.model)
+        if model is None:
+            continue
+        _bits, mloc, how = model
+        version = _vllm_version(stack, job)
+        if _release_lt(version, _AUTO_GPTQ_FIRST) is False:
+            continue  # AutoGPTQConfig: Marlin kernels on every supported GPU
+        s = job_setting(stack, job, "quantization")
+        user = s.value.strip().lower() if s is not None and isinstance(s.value, str) and not _is_placeholder(s) else None
+        if s is not None and user is None:
+            continue  # a placeholder: cannot tell
+        ver_txt = f"vLLM {version}" if version else "vLLM"
+        where = job.model.location if job.model is not None else job.location
+        related = [Related(mloc, how)]
+        if user == "gptq":
+            assert s is not None
+            yield Finding(
+                "SL306", s.location,
+                f"--quantization gptq ({_where(s.location)}) forces {ver_txt}'s fp16 ExLlama `gptq` kernel for "
+                f"{_ref_label(job)} ({how}) — Qwen2 activations overflow it and requests of 50 prompt tokens or "
+                f"fewer generate only \"!!!!!!\"",
+                hint="drop --quantization (vLLM then picks gptq_marlin on compute capability 8.0+), or serve an AWQ "
+                     "checkpoint",
+                related=tuple(related), key=f"flag|{job.model.ref if job.model else ''}")
+            continue
+        if user not in (None, "", "none"):
+            continue  # gptq_marlin / marlin / another method: not the ExLlama kernel
+        if version is not None and _release_lt(version, "0.4.2"):
+            yield Finding(
+                "SL306", where,
+                f"{_ref_label(job)} ({how}, {_where(mloc)}) runs on the fp16 ExLlama `gptq` kernel in {ver_txt} "
+                f"(gptq_marlin arrived in 0.4.2) — Qwen2 activations overflow it and short prompts generate only "
+                f"\"!!!!!!\"",
+                hint="upgrade vLLM so that it picks gptq_marlin (compute capability 8.0+), or serve an AWQ checkpoint",
+                related=tuple(related), key=f"old|{version}")
+            continue
+        tg = target_gpu(stack, job)
+        if tg is None:
+            continue
+        gs, rec = tg
+        cap = as_float(rec.get("compute_capability"))
+        if cap is None or str(rec.get("vendor", "nvidia")) != "nvidia":
+            continue
+        need = hardware.quant_min_capability("gptq_marlin", version) if version else 8.0
+        if need is None or cap >= need:
+            continue
+        related.append(Related(gs.location, f"GPU {rec['name']}"))
+        yield Finding(
+            "SL306", where,
+            f"{_ref_label(job)} ({how}, {_where(mloc)}) on {rec['name']} ({_where(gs.location)}, compute capability "
+            f"{cap:.1f}): {ver_txt} has no Marlin kernel below {need:.1f} and runs the fp16 ExLlama `gptq` kernel, which "
+            f"Qwen2 activations overflow — requests of 50 prompt tokens or fewer generate only \"!!!!!!\"",
+            hint="use a GPU with compute capability 8.0+ (or a vLLM release with Marlin for this GPU), an AWQ checkpoint "
+                 "(compute capability 7.5+), or transformers + auto_gptq",
+            related=tuple(related), key=f"gpu|{rec['name']}|{job.model.ref if job.model else ''}")
+
+
+# ================================================================================================
 # SL204 sampling parameters out of range
 # ================================================================================================
 

@@ -228,3 +228,65 @@ def test_weights_exceed_gpu_memory(tmp_path):
     assert not list(S.served_weights_exceed_gpu_memory(ok))
     unknown = _scan(tmp_path, {"serve.sh": "vllm serve Qwen/Qwen2.5-72B-Instruct\n"})
     assert not list(S.served_weights_exceed_gpu_memory(unknown))
+
+
+# -- SL306 -------------------------------------------------------------------------------------
+
+def _qwen_gptq_dir(bits: int = 4, model_type: str = "qwen2", method: str = "gptq") -> dict:
+    return dict(QWEN7B, model_type=model_type,
+                quantization_config={"bits": bits, "group_size": 128, "quant_method": method, "desc_act": False,
+                                     "sym": True})
+
+
+def test_qwen2_gptq_on_gpu_without_marlin(tmp_path):
+    files = {"m/config.json": _qwen_gptq_dir(), "requirements.txt": "vllm==0.6.3\n",
+             "serve.sh": "vllm serve ./m --tensor-parallel-size 2\n"}
+    got = list(S.qwen2_gptq_on_exllama_kernel(_scan(tmp_path, files, gpu="V100")))
+    assert _where(got) == [("SL306", "serve.sh", 1)]
+    assert "compute capability 7.0" in got[0].message and "no Marlin kernel below 8.0" in got[0].message
+    assert len(list(S.qwen2_gptq_on_exllama_kernel(_scan(tmp_path, {}, gpu="T4")))) == 1
+    assert not list(S.qwen2_gptq_on_exllama_kernel(_scan(tmp_path, {}, gpu="A100-80GB")))
+    assert not list(S.qwen2_gptq_on_exllama_kernel(_scan(tmp_path, {})))  # GPU unknown
+
+
+def test_qwen2_gptq_marlin_per_vllm_release(tmp_path):
+    files = {"m/config.json": _qwen_gptq_dir(8), "serve.sh": "vllm serve ./m\n"}
+    turing_marlin = _scan(tmp_path, dict(files, **{"requirements.txt": "vllm==0.14.0\n"}), gpu="T4")
+    assert not list(S.qwen2_gptq_on_exllama_kernel(turing_marlin))
+    volta_old = _scan(tmp_path, {"requirements.txt": "vllm==0.14.0\n"}, gpu="V100")
+    assert len(list(S.qwen2_gptq_on_exllama_kernel(volta_old))) == 1
+    auto_gptq = _scan(tmp_path, {"requirements.txt": "vllm==0.22.0\n"}, gpu="V100")
+    assert not list(S.qwen2_gptq_on_exllama_kernel(auto_gptq))
+    unpinned = _scan(tmp_path, {"requirements.txt": "vllm\n"}, gpu="T4")
+    assert len(list(S.qwen2_gptq_on_exllama_kernel(unpinned))) == 1
+
+
+def test_qwen2_gptq_forced_gptq_kernel_and_old_vllm(tmp_path):
+    stack = _scan(tmp_path, {"serve.sh": "vllm serve Qwen/Qwen2.5-7B-Instruct-GPTQ-Int4 --quantization gptq\n"},
+                  gpu="A100-80GB")
+    got = list(S.qwen2_gptq_on_exllama_kernel(stack))
+    assert len(got) == 1 and "--quantization gptq" in got[0].message and got[0].key.startswith("flag|")
+    marlin = _scan(tmp_path, {"serve.sh": "vllm serve Qwen/Qwen2.5-7B-Instruct-GPTQ-Int4 --quantization gptq_marlin\n"},
+                   gpu="A100-80GB")
+    assert not list(S.qwen2_gptq_on_exllama_kernel(marlin))
+    old = _scan(tmp_path, {"requirements.txt": "vllm==0.4.0\n",
+                           "serve.sh": "python -m vllm.entrypoints.openai.api_server "
+                                       "--model Qwen/Qwen1.5-32B-Chat-GPTQ-Int4\n"})
+    assert [f.key for f in S.qwen2_gptq_on_exllama_kernel(old)] == ["old|0.4.0"]
+
+
+def test_qwen2_gptq_other_models_not_reported(tmp_path):
+    llama = _scan(tmp_path, {"m/config.json": _qwen_gptq_dir(model_type="llama"), "serve.sh": "vllm serve ./m\n"},
+                  gpu="V100")
+    assert not list(S.qwen2_gptq_on_exllama_kernel(llama))
+    awq = _scan(tmp_path, {"m/config.json": _qwen_gptq_dir(method="awq")}, gpu="T4")
+    assert not list(S.qwen2_gptq_on_exllama_kernel(awq))
+    plain = _scan(tmp_path, {"m/config.json": QWEN7B}, gpu="V100")
+    assert not list(S.qwen2_gptq_on_exllama_kernel(plain))
+    for ref in ("Qwen/Qwen2-VL-7B-Instruct-GPTQ-Int4", "TheBloke/Llama-2-7B-Chat-GPTQ",
+                "Qwen/Qwen1.5-MoE-A2.7B-Chat-GPTQ-Int4"):
+        hub = _scan(tmp_path, {"m/config.json": QWEN7B, "serve.sh": f"vllm serve {ref}\n"}, gpu="V100")
+        assert not list(S.qwen2_gptq_on_exllama_kernel(hub)), ref
+    sglang = _scan(tmp_path, {"serve.sh": "python -m sglang.launch_server --model-path "
+                                          "Qwen/Qwen2.5-7B-Instruct-GPTQ-Int4\n"}, gpu="V100")
+    assert not list(S.qwen2_gptq_on_exllama_kernel(sglang))
