@@ -10,6 +10,7 @@ import posixpath
 import re
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from stacklint.checks._values import as_int  # noqa: F401 - re-exported for tests
 from stacklint.findings import Finding, Location, Related
 from stacklint.model import Job, ModelRef, Setting, Stack
 from stacklint.registry import check
@@ -30,17 +31,6 @@ def pending(**meta: Any) -> Any:
 # -- small value helpers -------------------------------------------------------------------------
 
 
-def as_int(value: Any) -> Optional[int]:
-    """A literal integer (``4``, ``"4"``); placeholders, booleans and expressions are not."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        return int(value)
-    return None
 
 
 def as_float(value: Any) -> Optional[float]:
