@@ -7,8 +7,9 @@ dataset record of its subcategory as evidence, and no such record has been found
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from stacklint.checks._values import as_int, is_true  # noqa: F401 - re-exported for tests
 from stacklint.findings import Finding, Location, Related
 from stacklint.model import Job, Setting, Stack
 from stacklint.registry import check
@@ -21,23 +22,6 @@ _ALWAYS_PRESENT = frozenset({"lm_head", "embed_tokens", "wte", "embed_out", "gat
 _REGEX_CHARS = re.compile(r"[\\\[\]()*+?|^$]")
 
 
-def is_true(value: Any) -> bool:
-    """A literal true (YAML/JSON bool, the string "true"); ``"auto"`` and placeholders are not."""
-    if value is True:
-        return True
-    return isinstance(value, str) and value.strip().lower() in ("true", "yes", "1")
-
-
-def as_int(value: Any) -> Optional[int]:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
-        return int(value)
-    return None
 
 
 def lora_target_names(value: Any) -> Optional[List[str]]:
@@ -401,7 +385,11 @@ def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]
     """## What it does
     Reports a `torchrun --nproc_per_node N ... --ckpt_dir DIR` line (Meta's `llama`, `llama3`,
     `codellama` example scripts) where N differs from the number of `consolidated.NN.pth`
-    shards of DIR: 1 for 7B/8B, 2 for 13B, 4 for 33B/34B, 8 for 65B/70B.
+    shards of DIR: 1 for 7B/8B, 2 for 13B, 4 for 33B/34B, 8 for 65B/70B (from the directory name
+    when it is not in the tree, including the original LLaMA layout `models/13B` when the line
+    runs Meta's `example*.py` with a `tokenizer.model`). When fewer GPUs than
+    that are visible (see SL205), the message says so: raising --nproc_per_node to the
+    checkpoint's MP would then fail with "invalid device ordinal" instead.
 
     ## Why is this bad?
     `Llama.build` asserts "Loading a checkpoint for MP=2 but world size is 1": the fairscale
@@ -421,7 +409,6 @@ def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]
     Hugging Face conversions (`*-hf`) and directories whose size cannot be told are not reported.
     """
     from stacklint import cmdline
-    from stacklint.discover import dirname
 
     for job in stack.training_jobs():
         if job.framework != "torchrun" or job.command is None:
@@ -437,15 +424,274 @@ def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]
         ckpt = args.get("ckpt_dir")
         if ckpt is None or not isinstance(ckpt.value, str):
             continue
-        mp = _ckpt_mp(stack, dirname(job.location.path), ckpt.value)
+        mp = _launch_ckpt_mp(stack, job, hit[0].text, args)
         if mp is None or mp[0] == n:
             continue
+        remedy = f"use --nproc_per_node {mp[0]}"
+        related = (Related(ckpt.location, f"checkpoint MP={mp[0]}"),)
+        vis = launch_visible_gpus(stack, job)
+        if vis is not None and 0 < vis[0] < mp[0]:
+            # --nproc_per_node MP would fail as well (SL205): the checkpoint needs more GPUs than there are.
+            remedy = (f"it needs {mp[0]} GPUs but only {vis[0]} {'is' if vis[0] == 1 else 'are'} visible "
+                      f"({vis[2]}, {vis[1].path}:{vis[1].line}) "
+                      f"— run it on {mp[0]} GPUs or use its Hugging Face conversion")
+            related += (Related(vis[1], vis[2]),)
         yield Finding(
             "SL502", nproc.location,
             f"--nproc_per_node {n} ({nproc.location.path}:{nproc.location.line}) but --ckpt_dir {ckpt.value} "
             f"({ckpt.location.path}:{ckpt.location.line}) has MP={mp[0]} ({mp[1]}) — Llama.build asserts "
-            f"\"Loading a checkpoint for MP={mp[0]} but world size is {n}\"; use --nproc_per_node {mp[0]}",
-            related=(Related(ckpt.location, f"checkpoint MP={mp[0]}"),), key=f"{ckpt.value}|{n}")
+            f"\"Loading a checkpoint for MP={mp[0]} but world size is {n}\"; {remedy}",
+            related=related, key=f"{ckpt.value}|{n}")
+
+
+# -- processes per node vs the GPUs the launch can see ----------------------------------------
+
+# Launcher -> the flag that sets how many processes it starts on this node.
+_PROCS_FLAG = {"torchrun": "nproc_per_node", "torchtune": "nproc_per_node", "deepspeed": "num_gpus",
+               "accelerate": "num_processes"}
+_EXPORT_CVD = re.compile(r"^[ \t]*export[ \t]+CUDA_VISIBLE_DEVICES=([\"']?)([^\s\"';&|#]*)\1[ \t]*(?:[;#].*)?$", re.M)
+_CPU_ARGS = frozenset({"use_cpu", "cpu", "no_cuda", "use_cuda_false"})
+_MULTI_NODE_KINDS = ("leaderworkerset", "raycluster", "rayjob", "rayservice", "jobset", "pytorchjob", "mpijob",
+                     "trainjob", "tfjob", "xgboostjob")
+_MULTI_NODE_TEXT = re.compile(r"(?im)^#SBATCH\s+(?:--nodes|-N)[= ]*(?!1\s*$)\d|\bmpirun\b|\bsrun\b|\bray\s+start\b|"
+                              r"leaderworkerset|--hostfile|\bpdsh\b")
+
+
+def _device_count(text: str) -> Optional[int]:
+    """Number of devices in a literal CUDA_VISIBLE_DEVICES list ("0,1,2"); None for anything else."""
+    text = text.strip().strip("'\"")
+    if not re.fullmatch(r"\d+(?:\s*,\s*\d+)*\s*,?|", text):
+        return None
+    return len([x for x in text.split(",") if x.strip()])
+
+
+def _exported_cvd(stack: Stack, job: Job) -> Optional[Tuple[str, int]]:
+    """The one literal ``export CUDA_VISIBLE_DEVICES=...`` above the launch line of a shell file:
+    (value, line). None when there is none, several different ones, or a computed one."""
+    tf = stack.texts.get(job.location.path)
+    if tf is None or "CUDA_VISIBLE_DEVICES" not in tf.text:
+        return None
+    found = [(m.group(2), tf.text.count("\n", 0, m.start()) + 1) for m in _EXPORT_CVD.finditer(tf.text)]
+    found = [(v, line) for v, line in found if line < job.location.line]
+    if not found or len({v for v, _ in found}) != 1:
+        return None
+    others = [ln for ln in tf.text.splitlines() if not ln.lstrip().startswith("#")
+              and re.search(r"CUDA_VISIBLE_DEVICES\s*=|unset\s+CUDA_VISIBLE_DEVICES", ln)]
+    if len(others) != len(_EXPORT_CVD.findall(tf.text)):
+        return None  # also assigned in another form (computed, per branch, unset): not judged
+    return found[-1]
+
+
+def launch_visible_gpus(stack: Stack, job: Job) -> Optional[Tuple[int, Location, str]]:
+    """How many GPUs a launcher job can see on its node, where that is set and how: CUDA_VISIBLE_DEVICES
+    (on the command, in a compose/k8s environment, or exported above it in the same shell file), the
+    container's GPUs (docker --gpus, compose device count, k8s nvidia.com/gpu limit) and the configured
+    ``[target] gpu-count``; the smallest wins. None when nothing is known. DeepSpeed's launcher ignores
+    CUDA_VISIBLE_DEVICES once --num_gpus is given, so only the machine's GPUs count for it."""
+    out: List[Tuple[int, Location, str]] = []
+    if job.framework != "deepspeed":
+        cvd = job.env.get("CUDA_VISIBLE_DEVICES")
+        if cvd is not None:
+            n = _device_count(cvd)
+            if n is not None:
+                where = job.location
+                if job.doc is not None and job.extra.get("service_path"):
+                    where = job.doc.loc(*job.extra["service_path"], "environment")
+                elif job.doc is not None and job.extra.get("container_path"):
+                    where = job.doc.loc(*job.extra["container_path"], "env")
+                out.append((n, where, f"CUDA_VISIBLE_DEVICES={cvd}"))
+        elif job.context == "shell":
+            exp = _exported_cvd(stack, job)
+            if exp is not None and _device_count(exp[0]) is not None:
+                out.append((_device_count(exp[0]) or 0, Location(job.location.path, exp[1], 1),
+                            f"export CUDA_VISIBLE_DEVICES={exp[0]}"))
+    if job.gpus is not None and as_int(job.gpus.value) is not None:
+        n = as_int(job.gpus.value) or 0
+        how = {"nvidia.com/gpu": f"nvidia.com/gpu: {n}", "amd.com/gpu": f"amd.com/gpu: {n}", "count": f"count: {n}",
+               "device_ids": f"device_ids ({n})", "--gpus": f"--gpus {job.extra.get('gpus_text', n)}"}
+        out.append((n, job.gpus.location, how.get(job.gpus.key, f"{job.gpus.key}={n}")))
+    if stack.gpu_count is not None and as_int(stack.gpu_count.value) is not None:
+        n = as_int(stack.gpu_count.value) or 0
+        out.append((n, stack.gpu_count.location, f"[target] gpu-count = {n}"))
+    if not out:
+        return None
+    return min(out, key=lambda x: x[0])
+
+
+def _launch_ckpt_mp(stack: Stack, job: Job, script: str, args: Dict[str, Setting]) -> Optional[Tuple[int, str]]:
+    """Model-parallel size of the Meta checkpoint a torchrun line loads (``--ckpt_dir``): as SL502 reads
+    it, plus the original LLaMA download layout (``models/13B``) when the line runs Meta's
+    ``example*.py`` with a ``--tokenizer_path .../tokenizer.model``."""
+    import posixpath
+
+    from stacklint.discover import dirname
+
+    ckpt = args.get("ckpt_dir")
+    if ckpt is None or not isinstance(ckpt.value, str):
+        return None
+    mp = _ckpt_mp(stack, dirname(job.location.path), ckpt.value)
+    if mp is not None:
+        return mp
+    tok = args.get("tokenizer_path")
+    size = posixpath.basename(ckpt.value.rstrip("/")).lower()
+    if (re.fullmatch(r"example\w*\.py", posixpath.basename(script)) and size in _MP_BY_SIZE and tok is not None
+            and str(tok.value).endswith("tokenizer.model") and "$" not in ckpt.value):
+        return _MP_BY_SIZE[size], f"Meta's {size.upper()} reference checkpoint is sharded for MP={_MP_BY_SIZE[size]}"
+    return None
+
+
+def _launcher_setting(job: Job, flag: str) -> Optional[Setting]:
+    """A flag of the launcher itself, not one of the script it starts."""
+    from stacklint import cmdline
+
+    s = job.get(flag)
+    if s is None or job.command is None:
+        return s
+    hit = cmdline.script_of(job.command)
+    if hit is not None and (s.location.line, s.location.col) > (hit[0].line, hit[0].col):
+        return None
+    return s
+
+
+def _not_one(s: Optional[Setting]) -> bool:
+    return s is not None and str(s.value).strip() not in ("1", "1:1")
+
+
+def _launch_multi_node(stack: Stack, job: Job) -> bool:
+    """Several nodes (or an unknown number of them) take part in the launch."""
+    s = job.settings
+    if job.framework in ("torchrun", "torchtune"):
+        if "nnodes" in s:
+            return _not_one(s["nnodes"])
+        if any(k in s for k in ("node_rank", "rdzv_endpoint", "rdzv_backend")):
+            return True
+        addr = s.get("master_addr")
+        if addr is not None and str(addr.value) not in ("localhost", "127.0.0.1"):
+            return True
+    elif job.framework == "deepspeed":
+        if _not_one(s.get("num_nodes")) or any(k in s for k in ("hostfile", "node_rank", "master_addr",
+                                                                  "include", "exclude")):
+            return True
+    elif job.framework == "accelerate":
+        if "num_machines" in s:
+            return _not_one(s["num_machines"])
+        if any(k in s for k in ("machine_rank", "main_process_ip", "config_file")):
+            return True  # a config file may declare several machines
+    kind = str(job.extra.get("k8s_kind") or "").lower()
+    if any(k in kind for k in _MULTI_NODE_KINDS):
+        return True
+    tf = stack.texts.get(job.location.path)
+    return tf is not None and bool(_MULTI_NODE_TEXT.search(tf.text))
+
+
+def _cpu_launch(stack: Stack, job: Job) -> bool:
+    """A CPU-only (gloo) run: processes need no GPU each."""
+    if job.framework == "accelerate" and job.get("cpu") is not None:
+        return True
+    args = job.extra.get("script_args")
+    if args is None and job.command is not None:
+        from stacklint import cmdline
+
+        hit = cmdline.script_of(job.command)
+        args = cmdline.parse_flags(hit[1], "torchrun", job.location.path)[0] if hit else {}
+    for k, v in (args or {}).items():
+        if k in _CPU_ARGS and str(v.value).lower() not in ("false", "0", "no"):
+            return True
+        if k in ("device", "backend", "dist_backend", "accelerator") and str(v.value).lower() in ("cpu", "gloo"):
+            return True
+    tf = stack.texts.get(job.location.path)
+    return tf is not None and bool(re.search(r"\bgloo\b", tf.text))
+
+
+@check(code="SL205", name="more-processes-than-visible-gpus", severity="error",
+       category="Configuration and Parameter Setting Errors", subcategory="Inference Configuration Error",
+       summary="A torchrun / deepspeed / accelerate launch starts more processes per node than the GPUs visible to it.",
+       evidence=("https://github.com/meta-llama/llama/issues/56",
+                 "https://github.com/meta-llama/llama/issues/946",
+                 "https://github.com/meta-llama/llama/issues/836",
+                 "https://github.com/meta-llama/llama/issues/834"))
+def more_processes_than_visible_gpus(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Compares the number of processes a single-node launch starts (`torchrun --nproc_per_node N`,
+    `python -m torch.distributed.launch --nproc_per_node N`, `tune run --nproc_per_node N`,
+    `deepspeed --num_gpus N`,
+    `accelerate launch --num_processes N`) with the GPUs that launch can see: a literal
+    `CUDA_VISIBLE_DEVICES` on the command, in the compose/Kubernetes environment or exported above
+    it in the same shell file (not for `deepspeed`, whose launcher ignores it once `--num_gpus` is
+    given), the container's GPUs (`docker run --gpus`, compose device `count`/`device_ids`, a
+    Kubernetes `nvidia.com/gpu` limit) and the machine's `[target] gpu-count` in the
+    configuration. For Meta's reference code (`--ckpt_dir` of a `consolidated.NN.pth`
+    checkpoint) it adds that the checkpoint's model-parallel size itself needs that many GPUs.
+
+    ## Why is this bad?
+    Every process binds to the GPU of its local rank (`torch.cuda.set_device(local_rank)` in
+    `Llama.build`, the HF Trainer, accelerate): the ranks past the last visible GPU die with
+    `RuntimeError: CUDA error: invalid device ordinal` and torchrun tears the job down. A Meta
+    checkpoint sharded for MP=8 cannot be run with fewer processes either (SL502), so on a
+    machine with fewer GPUs it needs the Hugging Face conversion, which transformers can spread
+    over any number of GPUs.
+
+    ## Example
+    ```sh
+    # stacklint.toml: [target] gpu-count = 1
+    torchrun --nproc_per_node 8 example_chat_completion.py --ckpt_dir llama-2-70b-chat/ --tokenizer_path tokenizer.model
+    ```
+
+    ## Use instead
+    ```sh
+    # a machine with 8 GPUs ([target] gpu-count = 8), or on one GPU:
+    torchrun --nproc_per_node 1 example_chat_completion.py --ckpt_dir llama-2-7b-chat/ --tokenizer_path tokenizer.model
+    ```
+
+    ## Known false alarms
+    Nothing is reported when the GPU count is unknown (no `CUDA_VISIBLE_DEVICES`, container
+    limit or `gpu-count`), for computed values (`$NGPUS`, `auto`, `gpu`), for multi-node launches
+    (`--nnodes` > 1, `--node_rank`, rendezvous endpoints, hostfiles, `--num_machines` > 1, an
+    accelerate config file, Slurm/MPI/Ray scripts, LeaderWorkerSet/PyTorchJob/JobSet manifests)
+    and DeepSpeed `--include`/`--exclude` selections,
+    for CPU-only runs (`gloo`, `--cpu`, `--use_cpu`, `--device cpu`, an empty
+    `CUDA_VISIBLE_DEVICES`), and when `CUDA_VISIBLE_DEVICES` is set more than one way in the file.
+    A script that maps several ranks to one GPU (`rank % device_count`) would start, but NCCL
+    refuses two ranks on one GPU, so it is still reported.
+    """
+    from stacklint import cmdline
+
+    for job in stack.training_jobs():
+        flag = _PROCS_FLAG.get(job.framework)
+        nproc = _launcher_setting(job, flag) if flag else None
+        n = as_int(nproc.value) if nproc is not None else None
+        if nproc is None or n is None or n <= 1:
+            continue
+        vis = launch_visible_gpus(stack, job)
+        if vis is None or vis[0] == 0 or n <= vis[0]:
+            continue
+        if _launch_multi_node(stack, job) or _cpu_launch(stack, job):
+            continue
+        g, where, how = vis
+        rel = (Related(where, how),) if where.path != job.location.path or where.line != nproc.location.line else ()
+        note, need = "", n
+        if job.framework == "torchrun" and job.command is not None:
+            hit = cmdline.script_of(job.command)
+            args = cmdline.parse_flags(hit[1], "torchrun", job.location.path)[0] if hit else {}
+            ckpt = args.get("ckpt_dir")
+            mp = _launch_ckpt_mp(stack, job, hit[0].text if hit else "", args)
+            if ckpt is not None and mp is not None and mp[0] > g:
+                note = (f"; --ckpt_dir {ckpt.value} itself needs {mp[0]} GPUs ({mp[1]}) — run it on {mp[0]} GPUs "
+                        f"or use its Hugging Face conversion on {g}")
+                rel += (Related(ckpt.location, f"checkpoint MP={mp[0]}"),)
+                need = mp[0]
+        label = nproc.key if nproc.key.startswith("-") else f"--{flag}"
+        where_txt = f"{where.path}:{where.line}"
+        gpus = "GPU is" if g == 1 else "GPUs are"
+        ranks = f"rank {g} fails" if n == g + 1 else f"ranks {g}..{n - 1} fail"
+        yield Finding(
+            "SL205", nproc.location,
+            f"{label} {n} ({nproc.location.path}:{nproc.location.line}) starts {n} processes but only {g} {gpus} "
+            f"visible ({how}, {where_txt}) — local {ranks} in torch.cuda.set_device with "
+            f"\"CUDA error: invalid device ordinal\"{note}",
+            hint=(f"run on {need} GPUs, or convert the checkpoint to Hugging Face format" if note
+                  else f"set {label} {g}, or make {n} GPUs visible"),
+            related=rel, key=f"{job.framework}|{n}|{g}")
 
 
 # -- fp16 on bf16-trained models -------------------------------------------------------------

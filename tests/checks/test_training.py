@@ -145,3 +145,125 @@ def test_zero_model_states(tmp_path):
     assert not list(T.zero_model_states_exceed_gpu_memory(_scan(tmp_path, lora, gpu="A100-80GB")))
     sixteen = dict(files, **{"run.sh": files["run.sh"].replace("--num_gpus 8", "--num_gpus 16")})
     assert not list(T.zero_model_states_exceed_gpu_memory(_scan(tmp_path, sixteen, gpu="A100-80GB")))
+
+
+# -- SL205 more-processes-than-visible-gpus -----------------------------------------------------
+
+def _sl205(tmp_path: Path, name: str, files: dict, gpu_count=None):
+    if gpu_count is not None:
+        files = dict(files, **{"stacklint.toml": f"[target]\ngpu-count = {gpu_count}\n"})
+    return [(f.location.path, f.location.line, f.location.col)
+            for f in T.more_processes_than_visible_gpus(_scan(tmp_path / name, files))]
+
+
+def test_sl205_visible_devices_on_the_command(tmp_path):
+    assert _sl205(tmp_path, "a", {"run.sh": "CUDA_VISIBLE_DEVICES=0 torchrun --nproc_per_node=2 train.py\n"}) == \
+        [("run.sh", 1, 33)]
+    assert not _sl205(tmp_path, "b", {"run.sh": "CUDA_VISIBLE_DEVICES=0,1 torchrun --nproc_per_node=2 train.py\n"})
+    # an empty list hides every GPU: a CPU run, not judged
+    assert not _sl205(tmp_path, "c", {"run.sh": "CUDA_VISIBLE_DEVICES= torchrun --nproc_per_node=2 train.py\n"})
+    # the old launcher spelling
+    assert _sl205(tmp_path, "d", {"run.sh": "CUDA_VISIBLE_DEVICES=0,1 python -m torch.distributed.launch "
+                                            "--nproc_per_node 4 train.py\n"}) == [("run.sh", 1, 61)]
+
+
+def test_sl205_exported_visible_devices(tmp_path):
+    body = "torchrun --nproc_per_node 4 train.py --bf16 True\n"
+    assert _sl205(tmp_path, "a", {"run.sh": "export CUDA_VISIBLE_DEVICES=0,1\n" + body}) == [("run.sh", 2, 10)]
+    # exported after the launch, assigned per branch, or computed: not judged
+    assert not _sl205(tmp_path, "b", {"run.sh": body + "export CUDA_VISIBLE_DEVICES=0,1\n"})
+    assert not _sl205(tmp_path, "c", {"run.sh": "if [ -n \"$A\" ]; then\nexport CUDA_VISIBLE_DEVICES=0,1\nelse\n"
+                                                "export CUDA_VISIBLE_DEVICES=0,1,2,3\nfi\n" + body})
+    assert not _sl205(tmp_path, "d", {"run.sh": "export CUDA_VISIBLE_DEVICES=0,1\n"
+                                                "CUDA_VISIBLE_DEVICES=$GPUS\n" + body})
+    # a plain assignment is not exported to torchrun
+    assert not _sl205(tmp_path, "e", {"run.sh": "CUDA_VISIBLE_DEVICES=0,1\n" + body})
+
+
+def test_sl205_configured_gpu_count_and_placeholders(tmp_path):
+    assert _sl205(tmp_path, "a", {"run.sh": "torchrun --nproc_per_node 8 train.py\n"}, gpu_count=4) == \
+        [("run.sh", 1, 10)]
+    assert not _sl205(tmp_path, "b", {"run.sh": "torchrun --nproc_per_node 8 train.py\n"}, gpu_count=8)
+    assert not _sl205(tmp_path, "c", {"run.sh": "torchrun --nproc_per_node 8 train.py\n"})  # GPU count unknown
+    for nproc in ("$NGPU", "${GPUS:-8}", "gpu", "auto"):
+        assert not _sl205(tmp_path, "d" + str(len(nproc)), {"run.sh": f"torchrun --nproc_per_node {nproc} train.py\n"},
+                          gpu_count=1)
+    # a flag of the script, not of the launcher
+    assert not _sl205(tmp_path, "e", {"run.sh": "torchrun train.py --nproc_per_node 8\n"}, gpu_count=1)
+
+
+def test_sl205_multi_node_and_cpu_runs_are_skipped(tmp_path):
+    for i, line in enumerate((
+            "torchrun --nnodes 2 --nproc_per_node 8 train.py",
+            "torchrun --nnodes=$NNODES --node_rank=$RANK --nproc_per_node 8 train.py",
+            "torchrun --rdzv_endpoint=$HEAD:29500 --nproc_per_node 8 train.py",
+            "torchrun --master_addr 10.0.0.1 --nproc_per_node 8 train.py",
+            "torchrun --nproc_per_node 8 train.py --backend gloo",
+            "torchrun --nproc_per_node 8 train.py --device cpu",
+            "accelerate launch --num_processes 8 --num_machines 2 train.py",
+            "accelerate launch --config_file fsdp.yaml --num_processes 8 train.py",
+            "accelerate launch --cpu --num_processes 8 train.py",
+            "deepspeed --hostfile hosts --num_gpus 8 train.py",
+            "deepspeed --num_nodes 2 --num_gpus 8 train.py")):
+        assert not _sl205(tmp_path, f"m{i}", {"run.sh": line + "\n"}, gpu_count=4), line
+    assert _sl205(tmp_path, "single", {"run.sh": "torchrun --standalone --nnodes 1 --nproc_per_node 8 train.py\n"},
+                  gpu_count=4) == [("run.sh", 1, 34)]
+    assert not _sl205(tmp_path, "slurm", {"run.sh": "#SBATCH --nodes=2\ntorchrun --nproc_per_node 8 train.py\n"},
+                      gpu_count=4)
+
+
+def test_sl205_deepspeed_and_accelerate(tmp_path):
+    assert _sl205(tmp_path, "a", {"run.sh": "deepspeed --num_gpus 8 train.py --deepspeed ds.json\n"}, gpu_count=4) == \
+        [("run.sh", 1, 11)]
+    # DeepSpeed's launcher ignores CUDA_VISIBLE_DEVICES once --num_gpus is given
+    assert not _sl205(tmp_path, "b", {"run.sh": "CUDA_VISIBLE_DEVICES=0 deepspeed --num_gpus 2 train.py\n"})
+    assert _sl205(tmp_path, "c", {"run.sh": "CUDA_VISIBLE_DEVICES=0,1 accelerate launch --multi_gpu "
+                                            "--num_processes 4 train.py\n"}) == [("run.sh", 1, 56)]
+
+
+def test_sl205_container_gpus(tmp_path):
+    assert _sl205(tmp_path, "a", {"run.sh": "docker run --gpus 2 pytorch/pytorch torchrun --nproc_per_node 4 train.py\n"}) \
+        == [("run.sh", 1, 46)]
+    assert not _sl205(tmp_path, "b", {"run.sh": "docker run --gpus all pytorch/pytorch torchrun --nproc_per_node 4 x.py\n"})
+    pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: t}\nspec:\n  containers:\n  - name: t\n    image: pytorch/pytorch\n"
+           "    command: [torchrun, --nproc_per_node, '4', train.py]\n"
+           "    resources:\n      limits:\n        nvidia.com/gpu: 2\n")
+    assert _sl205(tmp_path, "c", {"pod.yaml": pod}) == [("pod.yaml", 8, 25)]
+    job = pod.replace("apiVersion: v1\nkind: Pod", "apiVersion: kubeflow.org/v1\nkind: PyTorchJob")
+    assert not _sl205(tmp_path, "d", {"pod.yaml": job})
+
+
+def test_sl205_meta_checkpoint_needs_more_gpus(tmp_path):
+    files = {"run.sh": "torchrun --nproc_per_node 8 example_chat_completion.py --ckpt_dir llama-2-70b-chat/ "
+                       "--tokenizer_path tokenizer.model\n",
+             "stacklint.toml": "[target]\ngpu-count = 4\n"}
+    got = list(T.more_processes_than_visible_gpus(_scan(tmp_path / "a", files)))
+    assert len(got) == 1 and "needs 8 GPUs" in got[0].message and "Hugging Face" in got[0].message
+    # with --nproc_per_node 4 the checkpoint's MP no longer matches: SL502 says that 8 GPUs are needed
+    files["run.sh"] = files["run.sh"].replace("--nproc_per_node 8", "--nproc_per_node 4")
+    stack = _scan(tmp_path / "b", files)
+    assert not list(T.more_processes_than_visible_gpus(stack))
+    mp = list(T.nproc_per_node_differs_from_checkpoint_mp(stack))
+    assert len(mp) == 1 and "needs 8 GPUs but only 4 are visible" in mp[0].message
+    # the original LLaMA download layout (models/13B) with Meta's example.py
+    got = list(T.more_processes_than_visible_gpus(_scan(tmp_path / "c", {
+        "run.sh": "torchrun --nproc_per_node 2 example.py --ckpt_dir models/13B --tokenizer_path models/tokenizer.model\n",
+        "stacklint.toml": "[target]\ngpu-count = 1\n"})))
+    assert len(got) == 1 and "needs 2 GPUs" in got[0].message
+
+
+def test_sl205_compose_service(tmp_path):
+    compose = ("services:\n  train:\n    image: pytorch/pytorch\n"
+               "    command: torchrun --nproc_per_node 4 train.py\n"
+               "    deploy:\n      resources:\n        reservations:\n          devices:\n"
+               "          - driver: nvidia\n            count: 2\n            capabilities: [gpu]\n")
+    # (the column of a flag inside a compose string is the engine's business; the line is what matters here)
+    assert [f[:2] for f in _sl205(tmp_path, "a", {"compose.yaml": compose})] == [("compose.yaml", 4)]
+    assert not _sl205(tmp_path, "b", {"compose.yaml": compose.replace("count: 2", "count: all")})
+    assert not _sl205(tmp_path, "c", {"compose.yaml": compose.replace("count: 2", "count: 4")})
+
+
+def test_sl205_commented_export_is_ignored(tmp_path):
+    files = {"run.sh": "# export CUDA_VISIBLE_DEVICES=0,1,2,3\nexport CUDA_VISIBLE_DEVICES=0,1\n"
+                       "torchrun --nproc_per_node 4 train.py\n"}
+    assert _sl205(tmp_path, "a", files) == [("run.sh", 3, 10)]
