@@ -384,8 +384,12 @@ def _argv(doc: Doc, path: Tuple[Any, ...]) -> List[Token]:
     val = doc.get(*path)
     loc = doc.loc(*path)
     if isinstance(val, str):
+        from stacklint.parsers.yamlfile import VALUE
+
+        vloc = doc.loc(*path, VALUE)
+        start = (vloc.line, vloc.col - 1) if vloc.line != loc.line or vloc.col != loc.col else (loc.line, loc.col - 1)
         toks = [t for t in tokenize(val) if t is not None]
-        return [Token(t.text, loc.line + t.line - 1, (loc.col if t.line == 1 else 0) + t.col) for t in toks]
+        return [Token(t.text, start[0] + t.line - 1, (start[1] if t.line == 1 else 0) + t.col) for t in toks]
     if isinstance(val, list):
         out = []
         for i, v in enumerate(val):

@@ -239,3 +239,16 @@ def test_docker_run_volume_joins_served_path_to_model_dir(tmp_path: Path):
     (tmp_path / "serve.sh").write_text(run.format(2))
     r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=tmp_path)
     assert json.loads(r.stdout)["findings"] == []
+
+
+@pytest.mark.parametrize("command, col", [("--model /m/q --tensor-parallel-size 3", 27),
+                                          ('"--model /m/q --tensor-parallel-size 3"', 28),
+                                          ("'--model /m/q --tensor-parallel-size 3'", 28)])
+def test_compose_command_string_positions_point_at_the_flag(tmp_path: Path, command: str, col: int):
+    """A compose `command:` written as one string: the finding's column is the flag's own, not the key's."""
+    (tmp_path / "q").mkdir()
+    (tmp_path / "q" / "config.json").write_text('{"model_type": "qwen2", "num_attention_heads": 28}\n')
+    (tmp_path / "docker-compose.yml").write_text(
+        f"services:\n  vllm:\n    image: vllm/vllm-openai:v0.6.3\n    command: {command}\n    volumes: ['./q:/m/q']\n")
+    r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=tmp_path)
+    assert [(f["line"], f["column"]) for f in json.loads(r.stdout)["findings"]] == [(4, col)]

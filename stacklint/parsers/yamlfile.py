@@ -83,6 +83,12 @@ def _nesting_guard(text: str, max_depth: int) -> None:
         raise LimitExceeded(f"YAML indented {widest} columns deep, block sequences included (limit {max_depth * 16})")
 
 
+# Keys whose string value is a command line; the position of such a value (not only of its key)
+# is kept under ``path + (VALUE,)``.
+COMMAND_KEYS = frozenset({"command", "entrypoint", "args", "cmd", "run", "script"})
+VALUE = "\x00value"
+
+
 def _convert(node: Any, path: KeyPath, positions: Dict[KeyPath, Tuple[int, int]],
              budget: List[int], loader: Any, depth: int, max_depth: int) -> Any:
     budget[0] -= 1
@@ -120,6 +126,10 @@ def _convert(node: Any, path: KeyPath, positions: Dict[KeyPath, Tuple[int, int]]
                 key = str(key)
             p = path + (key,)
             positions[p] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if key in COMMAND_KEYS and isinstance(value_node, yaml.ScalarNode) and value_node.style in (None, "", "'", '"'):
+                # a command written as one string: its words are located from the value's start
+                quote = 1 if value_node.style else 0
+                positions[p + (VALUE,)] = (value_node.start_mark.line + 1, value_node.start_mark.column + 1 + quote)
             out[key] = _convert(value_node, p, positions, budget, loader, depth + 1, max_depth)
         return out
     return None
