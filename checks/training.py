@@ -1,8 +1,9 @@
 """Fine-tuning configuration, precision, quantisation (SL2xx, SL3xx), launch arithmetic (SL5xx) and
 GPU memory of training jobs (SL7xx).
 
-SL201/SL202/SL301/SL501 are implemented and unit-tested but not registered: every rule must cite a
-dataset record of its subcategory as evidence, and no such record has been found for them yet.
+SL201/SL202/SL301/SL501 are preview rules: implemented and unit-tested, but no record of the failure
+dataset has been found as their evidence yet (they cite the projects' own sources), so they run only
+with ``--preview``.
 """
 from __future__ import annotations
 
@@ -52,12 +53,11 @@ def _job_model_type(job: Job) -> Optional[Tuple[str, Location]]:
     return job.model.model_type if job.model is not None else None
 
 
-# PENDING (not registered until a dataset record is verified as evidence):
-# @check(code="SL201", name="lora-target-modules-not-in-model", severity="error",
-#        category="Configuration and Parameter Setting Errors", subcategory="Fine-tuning Configuration Error",
-#        summary="LoRA target modules name none of the linear layers of the model being fine-tuned.",
-#        evidence=(#                  "https://github.com/hiyouga/LlamaFactory/issues/3597",
-#                  "https://github.com/huggingface/peft/issues/294"))
+@check(code="SL201", name="lora-target-modules-not-in-model", severity="error",
+       category="Configuration and Parameter Setting Errors", subcategory="Fine-tuning Configuration Error",
+       summary="LoRA target modules name none of the linear layers of the model being fine-tuned.",
+       evidence=("https://github.com/hiyouga/LlamaFactory/issues/3597",
+                 "https://github.com/huggingface/peft/issues/294"), preview=True)
 def lora_target_modules_not_in_model(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Compares the LoRA target modules of a training job (axolotl `lora_target_modules`,
@@ -133,11 +133,11 @@ def _precision_flags(job: Job) -> Iterator[Tuple[Setting, Setting]]:
         yield fp, bf
 
 
-# PENDING (not registered until a dataset record is verified as evidence):
-# @check(code="SL202", name="fp16-and-bf16-both-enabled", severity="error",
-#        category="Configuration and Parameter Setting Errors", subcategory="Fine-tuning Configuration Error",
-#        summary="A training job turns on both fp16 and bf16 mixed precision.",
-#        evidence=(#                  "https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/training_args.py"))
+@check(code="SL202", name="fp16-and-bf16-both-enabled", severity="error",
+       category="Configuration and Parameter Setting Errors", subcategory="Fine-tuning Configuration Error",
+       summary="A training job turns on both fp16 and bf16 mixed precision.",
+       evidence=("https://github.com/huggingface/transformers/blob/v4.46.0/src/transformers/training_args.py",),
+       preview=True)
 def fp16_and_bf16_both_enabled(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports a training config (axolotl, LLaMA-Factory, `TrainingArguments`/`SFTConfig` in a
@@ -231,12 +231,11 @@ def _fa2_settings(job: Job) -> Iterator[Setting]:
             yield s
 
 
-# PENDING (not registered until a dataset record is verified as evidence):
-# @check(code="SL301", name="bf16-or-flash-attention-on-gpu-without-it", severity="error",
-#        category="Data and Computation Issues", subcategory="Numerical Computation and Precision Issues",
-#        summary="The job requests bf16 or FlashAttention-2 on a target GPU that lacks it (V100, T4, ...).",
-#        evidence=(#                  "https://github.com/vllm-project/vllm/issues/1157",
-#                  "https://github.com/vllm-project/vllm/issues/946"))
+@check(code="SL301", name="bf16-or-flash-attention-on-gpu-without-it", severity="error",
+       category="Data and Computation Issues", subcategory="Numerical Computation and Precision Issues",
+       summary="The job requests bf16 or FlashAttention-2 on a target GPU that lacks it (V100, T4, ...).",
+       evidence=("https://github.com/vllm-project/vllm/issues/1157",
+                 "https://github.com/vllm-project/vllm/issues/946"), preview=True)
 def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]:
     """## What it does
     When the target GPU is known (`--gpu`, `[tool.stacklint] gpu`, a k8s node selector or a Slurm
@@ -290,11 +289,10 @@ def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]
 
 # -- DeepSpeed batch arithmetic ------------------------------------------------------------
 
-# PENDING (not registered until a dataset record is verified as evidence):
-# @check(code="SL501", name="deepspeed-batch-size-arithmetic", severity="error",
-#        category="Distributed and Parallel Computing Issues", subcategory="Multi-process Synchronization",
-#        summary="DeepSpeed train_batch_size is not micro batch x gradient accumulation x world size.",
-#        evidence=(#                  "https://github.com/deepspeedai/DeepSpeed/issues/3982"))
+@check(code="SL501", name="deepspeed-batch-size-arithmetic", severity="error",
+       category="Distributed and Parallel Computing Issues", subcategory="Multi-process Synchronization",
+       summary="DeepSpeed train_batch_size is not micro batch x gradient accumulation x world size.",
+       evidence=("https://github.com/deepspeedai/DeepSpeed/issues/3982",), preview=True)
 def deepspeed_batch_size_arithmetic(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports a DeepSpeed config whose `train_batch_size`, `train_micro_batch_size_per_gpu` and

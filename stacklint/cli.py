@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
                    help="processes for reading and parsing files (default: the usable cores, "
                         "for scans large enough to pay for it); the report does not depend on it")
+    s.add_argument("--preview", action="store_true",
+                   help="also run preview rules: working and tested, not yet backed by a record of "
+                        "the failure dataset (see `stacklint rules`)")
     s.add_argument("--diff", action="store_true",
                    help="print the fixes --fix would apply as a unified diff; write nothing")
     st = sub.add_parser("stack", help="show the stack model a scan builds: install sets, models, jobs, "
@@ -144,7 +147,7 @@ def _scan(args: argparse.Namespace) -> int:
     baseline = read_baseline(args.baseline) if args.baseline else None
     progress = sys.stderr.isatty() and args.format == "text" and not args.output
     result, _stack = scan(ScanOptions(args.paths, cfg, args.select, args.extend_select, args.ignore,
-                                      args.gpu, baseline, progress, args.jobs))
+                                      args.gpu, baseline, progress, args.jobs, args.preview))
     if args.diff or args.fix:
         from stacklint import fix as fix_mod
 
@@ -202,7 +205,7 @@ def _rules(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps([r.as_json() for r in rules.values()], indent=2) + "\n")
         return EXIT_OK
     for r in rules.values():
-        on = "on " if r.default else "opt"
+        on = "on " if r.default else ("pre" if r.preview else "opt")
         sys.stdout.write(f"{r.code}  {on}  {str(r.severity):7s}  {r.name:40s}  {r.summary}\n")
     return EXIT_OK
 
@@ -213,8 +216,9 @@ def _explain(args: argparse.Namespace) -> int:
     rule = registry.get(args.code)
     if rule is None:
         raise ConfigError(f"unknown rule {args.code!r} (see `stacklint rules`)")
-    sys.stdout.write(f"{rule.code} {rule.name} [{rule.severity}]{'' if rule.default else ' (opt-in)'}\n")
+    mode = "" if rule.default else (" (preview: runs with --preview)" if rule.preview else " (opt-in)")
+    sys.stdout.write(f"{rule.code} {rule.name} [{rule.severity}]{mode}\n")
     sys.stdout.write(f"{rule.category} / {rule.subcategory}\n\n{rule.summary}\n\n{rule.doc}\n")
     if rule.evidence:
-        sys.stdout.write("\nEvidence (user-reported failures):\n" + "".join(f"  {e}\n" for e in rule.evidence))
+        sys.stdout.write(("\nSources:\n" if rule.preview else "\nEvidence (user-reported failures):\n") + "".join(f"  {e}\n" for e in rule.evidence))
     return EXIT_OK

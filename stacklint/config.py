@@ -35,12 +35,13 @@ class Config:
     platform: Optional[str] = None
     python: Optional[str] = None
     fail_on: Optional[Severity] = None
+    preview: bool = False
     limits: Limits = field(default_factory=Limits)
 
 
 _KEYS = {
     "select", "extend-select", "ignore", "per-file-ignores", "severity", "exclude", "target",
-    "fail-on", "limits",
+    "fail-on", "limits", "preview",
 }
 _TARGET_KEYS = {"gpu", "gpu-count", "platform", "python"}
 _LIMIT_KEYS = {"max-file-size", "max-depth", "max-yaml-nodes", "max-template-size"}
@@ -112,6 +113,10 @@ def parse(data: Dict[str, Any], path: str) -> Config:
     cfg.extend_select = _str_list(data.get("extend-select", []), f"{where} extend-select")
     cfg.ignore = _str_list(data.get("ignore", []), f"{where} ignore")
     cfg.exclude = _str_list(data.get("exclude", []), f"{where} exclude")
+    preview = data.get("preview", False)
+    if not isinstance(preview, bool):
+        raise ConfigError(f"{where} preview: expected true or false")
+    cfg.preview = preview
     pfi = data.get("per-file-ignores", {})
     if not isinstance(pfi, dict):
         raise ConfigError(f"{where} per-file-ignores: expected a table of glob = [codes]")

@@ -15,7 +15,7 @@ def rules_table() -> str:
             "|---|---|---|---|---|---|"]
     for r in registry.load_all().values():
         summary = r.summary.replace("|", "\\|")
-        rows.append(f"| {r.code} | `{r.name}` | {r.severity} | {'on' if r.default else 'opt-in'} | "
+        rows.append(f"| {r.code} | `{r.name}` | {r.severity} | {'on' if r.default else ('preview' if r.preview else 'opt-in')} | "
                     f"{r.category} / {r.subcategory} | {summary} |")
     return "\n".join(rows) + "\n"
 

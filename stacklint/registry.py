@@ -64,11 +64,15 @@ class Rule:
     default: bool  # on without --select
     func: Optional[CheckFn] = field(default=None, compare=False)
     fixable: bool = False
+    # Preview rules work and are tested, but no record of the failure dataset has been verified as
+    # their evidence yet: they run only with --preview (or `preview = true`), even under --select ALL.
+    preview: bool = False
 
     def as_json(self) -> Dict[str, object]:
         return {"code": self.code, "name": self.name, "severity": str(self.severity),
                 "category": self.category, "subcategory": self.subcategory, "summary": self.summary,
-                "evidence": list(self.evidence), "default": self.default, "fixable": self.fixable}
+                "evidence": list(self.evidence), "default": self.default, "fixable": self.fixable,
+                "preview": self.preview}
 
 
 _RULES: Dict[str, Rule] = {}
@@ -88,7 +92,7 @@ class RuleError(Exception):
 
 def check(*, code: str, name: str, severity: str, category: str, subcategory: str, summary: str,
           evidence: Tuple[str, ...] = (), default: Optional[bool] = None, fixable: bool = False,
-          engine: bool = False) -> Callable[[CheckFn], CheckFn]:
+          engine: bool = False, preview: bool = False) -> Callable[[CheckFn], CheckFn]:
     """Register a check. Validates its metadata at import time."""
 
     def wrap(fn: CheckFn) -> CheckFn:
@@ -112,8 +116,9 @@ def check(*, code: str, name: str, severity: str, category: str, subcategory: st
         if problems:
             raise RuleError(f"{code} {name}: " + "; ".join(problems))
         sev = Severity.parse(severity)
+        on = (sev is Severity.ERROR if default is None else default) and not preview
         _RULES[code] = Rule(code, name, sev, category, subcategory, summary, doc, tuple(evidence),
-                            sev is Severity.ERROR if default is None else default, fn, fixable)
+                            on, fn, fixable, preview)
         return fn
 
     return wrap
@@ -172,9 +177,12 @@ def validate_selectors(selectors: Iterable[str], rules: Dict[str, Rule], where: 
             raise ConfigError(f"{where}: unknown rule code or name {s!r} (see `stacklint rules`)")
 
 
-def select(rules: Dict[str, Rule], select: List[str], extend: List[str], ignore: List[str]) -> List[Rule]:
+def select(rules: Dict[str, Rule], select: List[str], extend: List[str], ignore: List[str],
+           preview: bool = False) -> List[Rule]:
     out = []
     for r in rules.values():
+        if r.preview and not preview:
+            continue
         on = any(match(s, r) for s in select) if select else r.default
         on = on or any(match(s, r) for s in extend)
         if any(match(s, r) for s in ignore):

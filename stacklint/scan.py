@@ -29,6 +29,7 @@ class ScanOptions:
     baseline: Optional[Set[str]] = None
     progress: bool = False
     jobs: Optional[int] = None  # parse processes; None: by machine and scan size
+    preview: bool = False  # also run preview rules (see registry.Rule.preview)
 
 
 def repo_root(path: str) -> str:
@@ -150,7 +151,7 @@ def _scan(opts: ScanOptions) -> "tuple[Result, Stack]":
     rules = registry.load_for(stack.kinds.values())
     selected = registry.select(rules, list(opts.select) or list(cfg.select),
                                list(cfg.extend_select) + list(opts.extend_select),
-                               list(cfg.ignore) + list(opts.ignore))
+                               list(cfg.ignore) + list(opts.ignore), preview=opts.preview or cfg.preview)
     result = run(stack, selected, cfg, only_paths=only, baseline=opts.baseline, scan_root=root_display)
     result.files_scanned = len(stack.kinds) if only is None else len(only)
     for path, msg in w.notes:

@@ -11,7 +11,7 @@ SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 
 
-def run_scan(path: Path, select: Sequence[str] = ("ALL",), gpu: Optional[str] = None):
+def run_scan(path: Path, select: Sequence[str] = ("ALL",), gpu: Optional[str] = None, preview: bool = True):
     """Scan ``path`` as the CLI would, from inside it; returns (Result, Stack)."""
     from stacklint import config
     from stacklint.scan import ScanOptions, scan
@@ -20,7 +20,7 @@ def run_scan(path: Path, select: Sequence[str] = ("ALL",), gpu: Optional[str] = 
     os.chdir(path)
     try:
         cfg = config.load(None, ".")
-        return scan(ScanOptions(["."], cfg, list(select), gpu=gpu))
+        return scan(ScanOptions(["."], cfg, list(select), gpu=gpu, preview=preview))
     finally:
         os.chdir(old)
 

@@ -47,7 +47,11 @@ def test_rule_metadata(code: str):
         assert section in r.doc
     # a sentence: capitalised, unless it opens with a name spelled in lower case (vLLM)
     assert r.summary and (r.summary[0].isupper() or r.summary.split()[0] in {"vLLM"})
-    if code not in PENDING_EVIDENCE:
+    assert all(isinstance(e, str) and e.startswith("https://") for e in r.evidence) and r.evidence
+    if r.preview:
+        # preview rules cite the projects' own sources; no dataset record yet, so never on by default
+        assert not r.default
+    elif code not in PENDING_EVIDENCE:
         assert any(link in DATASET_LINKS for link in r.evidence), f"{code}: no evidence link to a dataset record"
     if r.severity is not Severity.ERROR:
         assert not r.default, f"{code}: advisory (warning/info) rules are opt-in"

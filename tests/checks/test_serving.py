@@ -116,12 +116,17 @@ def test_unread_quantize_config_json_is_unknown_not_unquantised(tmp_path):
     assert not list(S.quantized_group_size_misaligned(stack))
 
 
-# -- pending rules -------------------------------------------------------------------------------
+# -- preview rules -------------------------------------------------------------------------------
 
-def test_pending_rules_keep_their_metadata():
-    assert set(S.PENDING) == {"SL203", "SL204", "SL303", "SL305", "SL504", "SL505", "SL701"}
-    for code, meta in S.PENDING.items():
-        assert meta["summary"][0].isupper() and meta["func"].__doc__
+def test_preview_rules_are_registered_but_off():
+    from stacklint import registry
+
+    rules = registry.load_all()
+    preview = {c for c, r in rules.items() if r.preview and c[2] in "2357"}
+    assert {"SL203", "SL204", "SL303", "SL305", "SL504", "SL505", "SL701"} <= preview
+    assert not any(rules[c].default for c in preview)
+    assert not (preview & {r.code for r in registry.select(rules, ["ALL"], [], [])})  # not even with ALL
+    assert preview <= {r.code for r in registry.select(rules, ["ALL"], [], [], preview=True)}
 
 
 def test_tp_exceeds_visible_gpus(tmp_path):

@@ -1,0 +1,1 @@
+vllm serve ./qwen-awq --quantization awq
