@@ -252,3 +252,16 @@ def test_compose_command_string_positions_point_at_the_flag(tmp_path: Path, comm
         f"services:\n  vllm:\n    image: vllm/vllm-openai:v0.6.3\n    command: {command}\n    volumes: ['./q:/m/q']\n")
     r = sl("scan", ".", "--select", "SL503", "--format", "json", cwd=tmp_path)
     assert [(f["line"], f["column"]) for f in json.loads(r.stdout)["findings"]] == [(4, col)]
+
+
+def test_preview_rules_run_only_when_asked(tmp_path: Path):
+    (tmp_path / "train.yaml").write_text("base_model: Qwen/Qwen2.5-7B-Instruct\ndatasets: []\nbf16: true\nfp16: true\n")
+    codes = lambda r: [f["rule"] for f in json.loads(r.stdout)["findings"]]  # noqa: E731
+    assert codes(sl("scan", ".", "--select", "ALL", "--format", "json", cwd=tmp_path)) == []
+    assert codes(sl("scan", ".", "--preview", "--format", "json", cwd=tmp_path)) == ["SL202"]
+    (tmp_path / "stacklint.toml").write_text("preview = true\n")
+    assert codes(sl("scan", ".", "--format", "json", cwd=tmp_path)) == ["SL202"]
+    (tmp_path / "stacklint.toml").write_text('preview = "yes"\n')
+    r = sl("scan", ".", cwd=tmp_path)
+    assert r.returncode == 2 and "preview: expected true or false" in r.stderr
+    assert "(preview: runs with --preview)" in sl("explain", "SL202", cwd=tmp_path).stdout
