@@ -183,7 +183,9 @@ def select(rules: Dict[str, Rule], select: List[str], extend: List[str], ignore:
     for r in rules.values():
         if r.preview and not preview:
             continue
-        on = any(match(s, r) for s in select) if select else r.default
+        # with --preview, error-level preview rules join the default set, as other error rules are on
+        default = r.default or (preview and r.preview and r.severity is Severity.ERROR)
+        on = any(match(s, r) for s in select) if select else default
         on = on or any(match(s, r) for s in extend)
         if any(match(s, r) for s in ignore):
             on = False
