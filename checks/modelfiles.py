@@ -67,7 +67,7 @@ def model_config_not_valid_json(stack: Stack) -> Iterator[Finding]:
             if tf is not None and tf.text.startswith(_LFS):
                 continue  # SL902 says what it really is
             yield Finding("SL901", Location(path, line, 1),
-                          f"{path} is not valid JSON ({message}); transformers cannot load {md.dir or '.'} "
+                          f"not valid JSON ({message}); transformers cannot load {md.dir or '.'} "
                           f"until it is fixed",
                           hint="fix the JSON syntax (trailing/missing commas, quotes) or re-download the file",
                           key=path)

@@ -197,7 +197,7 @@ def generation_eos_misses_end_of_turn(stack: Stack) -> Iterator[Finding]:
         loc = gen.loc("eos_token_id")
         new_ids = eos + [tid]
         yield Finding("SL602", loc,
-                      f"eos_token_id {gen.data.get('eos_token_id')} ({loc.path}:{loc.line}) does not include "
+                      f"eos_token_id {gen.data.get('eos_token_id')} does not include "
                       f"{tok} ({tid}), the end-of-turn token of the chat template ({tloc.path}:{tloc.line}); "
                       f"generate() will not stop after the assistant's turn — add {tid} to eos_token_id",
                       hint=f"set \"eos_token_id\": {sorted(set(eos + [tid]))}",
