@@ -951,7 +951,19 @@ def _release_status(name: str, rel: str, pf: str, py: Optional[str]) -> Tuple[st
     return ("build" if cov.get("sdist") else "nopy"), f"wheels for Python {have} only"
 
 
-def _platform_findings(stack: Stack) -> Iterator[Tuple[str, Finding]]:
+def _platform_findings(stack: Stack) -> List[Tuple[str, Finding]]:
+    """SL110-SL112 share one pass over the stack's install targets; computed once per stack."""
+    cached = getattr(stack, "_platform_findings", None)
+    if cached is None:
+        cached = list(_platform_pass(stack))
+        try:
+            stack._platform_findings = cached  # type: ignore[attr-defined]
+        except AttributeError:  # a slotted or frozen stack: recompute, never fail
+            pass
+    return cached
+
+
+def _platform_pass(stack: Stack) -> Iterator[Tuple[str, Finding]]:
     from stacklint.checks import _envlib as E
     from stacklint.checks import _platform as P
     from stacklint.knowledge import wheels
