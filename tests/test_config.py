@@ -96,3 +96,19 @@ def test_suppression_of_another_code_does_not_hide(tmp_path: Path):
     _qwen_repo(tmp_path, "transformers==4.36.2  # stacklint: ignore[SL102]\n")
     result, _ = run_scan(tmp_path, select=["SL101"])
     assert findings_of(result) == [{"code": "SL101", "path": "requirements.txt", "line": 1, "col": 1}]
+
+
+def test_readme_configuration_example_is_valid(tmp_path):
+    """The example in README's Configuration section loads, selectors included."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("```toml\n[tool.stacklint]") + len("```toml\n")
+    (tmp_path / "pyproject.toml").write_text(text[start:text.index("```", start)], encoding="utf-8")
+    (tmp_path / "requirements.txt").write_text("torch==2.4.0\n", encoding="utf-8")
+    r = subprocess.run([sys.executable, "-m", "stacklint", "scan", "."], cwd=str(tmp_path),
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
