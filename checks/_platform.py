@@ -224,7 +224,8 @@ def _add_run(stack: Stack, s: InstallSet, doc: Any, path: str, key: Tuple[Any, .
         target = m.group(1).strip("'\"").lstrip("./")
         for other in stack.install_sets:
             if other.kind == "requirements" and (other.location.path == target
-                                                 or other.location.path.endswith("/" + target)):
+                                                 or other.location.path.endswith("/" + target)) \
+                    and stack.same_project(path, other.location.path):
                 s.constraints.extend(c for c in other.constraints if c not in s.constraints)
 
 

@@ -49,11 +49,15 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def build(walk: Walk, root: str, limits: Limits, jobs: Optional[int] = None) -> Stack:
+def build(walk: Walk, root: str, limits: Limits, jobs: Optional[int] = None,
+          project: Optional[Dict[str, int]] = None) -> Stack:
     """``jobs``: worker processes for reading and parsing; None picks by the machine and the
-    number of files, 1 parses in this process. The result does not depend on it."""
-    stack = Stack(root=root, listing=dict(walk.dir_listing))
+    number of files, 1 parses in this process. The result does not depend on it.
+    ``project``: display path -> project (``stacklint.batch``) in large scans; joins by file
+    name stay inside a project."""
+    stack = Stack(root=root, listing=walk.dir_listing, project=project or {})
     req_docs: Dict[str, RequirementsDoc] = _ReqDocs()
+    req_docs.project = stack.project
     dockers: List[DockerDoc] = []
     for cand, parsed in zip(walk.files, parse_files(walk.files, limits, jobs)):
         _apply(stack, cand, parsed, req_docs, dockers)
@@ -623,6 +627,7 @@ class _ReqDocs(Dict[str, Any]):
     """Requirements documents by display path, with an index by file name."""
 
     _by_name: Optional[Dict[str, List[str]]] = None
+    project: Dict[str, int] = {}
 
     def named(self, name: str) -> List[str]:
         if self._by_name is None:
@@ -642,6 +647,10 @@ def _match_requirements(target: str, from_path: str, req_docs: Dict[str, Any]) -
     # Every hit ends with the target's file name: look only at files of that name (a scan
     # over all requirements files per Dockerfile line grows with the square of the repo).
     pool = req_docs.named(tail[-1]) if isinstance(req_docs, _ReqDocs) else list(req_docs)
+    project = getattr(req_docs, "project", None)
+    if project:
+        mine = project.get(from_path)
+        pool = [p for p in pool if project.get(p) == mine]
     for n in range(len(tail), 0, -1):
         suffix = "/".join(tail[-n:])
         hits = [p for p in pool if p == suffix or p.endswith("/" + suffix)]

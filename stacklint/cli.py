@@ -146,8 +146,9 @@ def _scan(args: argparse.Namespace) -> int:
             raise ConfigError(f"{p}: no such file or directory")
     baseline = read_baseline(args.baseline) if args.baseline else None
     progress = sys.stderr.isatty() and args.format == "text" and not args.output
+    fixing = bool(args.diff or args.fix)
     result, _stack = scan(ScanOptions(args.paths, cfg, args.select, args.extend_select, args.ignore,
-                                      args.gpu, baseline, progress, args.jobs, args.preview))
+                                      args.gpu, baseline, progress, args.jobs, args.preview, keep_stack=fixing))
     if args.diff or args.fix:
         from stacklint import fix as fix_mod
 
@@ -162,7 +163,7 @@ def _scan(args: argparse.Namespace) -> int:
             sys.stderr.write(f"stacklint: applied {n_fixes} fix(es) in {len(written)} file(s): "
                              f"{', '.join(written)}\n")
             result, _stack = scan(ScanOptions(args.paths, cfg, args.select, args.extend_select, args.ignore,
-                                              args.gpu, baseline, False, args.jobs))
+                                              args.gpu, baseline, False, args.jobs, args.preview, keep_stack=False))
     if args.write_baseline:
         n = write_baseline(args.write_baseline, result.findings, __version__)
         sys.stderr.write(f"stacklint: wrote {n} fingerprints to {args.write_baseline}\n")

@@ -221,6 +221,12 @@ class Stack:
     target_python: Optional[Setting] = None  # [target] python, e.g. "3.11"
     failures: Dict[str, Tuple[str, str, int]] = field(default_factory=dict)  # path -> (kind, message, line)
     blobs: Dict[str, Blob] = field(default_factory=dict)  # weights / tokenizer assets: head only
+    # display path -> project, in scans large enough to run in batches (stacklint.batch);
+    # empty: one project. Joins by file name alone (no path) stay inside a project.
+    project: Dict[str, int] = field(default_factory=dict)
+
+    def same_project(self, a: str, b: str) -> bool:
+        return not self.project or self.project.get(a) == self.project.get(b)
 
     # -- queries used by checks -------------------------------------------------
     def environment(self, path: str) -> List[InstallSet]:

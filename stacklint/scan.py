@@ -6,12 +6,12 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Set
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 from stacklint import registry
 from stacklint.build import build
 from stacklint.config import Config
-from stacklint.discover import display_path, walk
+from stacklint.discover import Walk, display_path, walk
 from stacklint.findings import Result, ScanError
 from stacklint.model import Setting, Stack
 from stacklint.findings import Location
@@ -30,6 +30,11 @@ class ScanOptions:
     progress: bool = False
     jobs: Optional[int] = None  # parse processes; None: by machine and scan size
     preview: bool = False  # also run preview rules (see registry.Rule.preview)
+    # False: the caller needs only the result, so a large scan may run in batches of projects
+    # (stacklint.batch) and return no stack. True (`stack`, `--fix`): one stack of everything.
+    keep_stack: bool = True
+    batch_min_files: Optional[int] = None  # None: batch.BATCH_MIN_FILES
+    batch_files: Optional[int] = None  # None: batch.BATCH_FILES
 
 
 def repo_root(path: str) -> str:
@@ -135,7 +140,47 @@ def _scan(opts: ScanOptions) -> "tuple[Result, Stack]":
         sys.stderr.write(f"\rstacklint: scanning {len(w.files)} files...")
         sys.stderr.flush()
     root_display = display_path(os.path.abspath(roots[0]), cwd)
-    stack = build(w, root_display, cfg.limits, opts.jobs)
+    project: Optional[Dict[str, int]] = None
+    if only is None:
+        from stacklint import batch
+
+        threshold = batch.BATCH_MIN_FILES if opts.batch_min_files is None else opts.batch_min_files
+        if len(w.files) >= max(threshold, 2):
+            projects = batch.plan(w.files, w.dir_listing)
+            if len(set(projects)) > 1:
+                project = {c.display: p for c, p in zip(w.files, projects)}
+    stack: Optional[Stack]
+    if project is not None and not opts.keep_stack:
+        result = _scan_batches(opts, w, root_display, cwd, project)
+        stack = None
+    else:
+        stack = build(w, root_display, cfg.limits, opts.jobs, project)
+        _target(stack, opts, cwd)
+        rules = registry.load_for(stack.kinds.values())
+        result = run(stack, _select(rules, opts), cfg, only_paths=only, baseline=opts.baseline, scan_root=root_display)
+        result.files_scanned = len(stack.kinds) if only is None else len(only)
+    for path, msg in w.notes:
+        if only is None or path in only:
+            result.errors.append(ScanError(path, msg))
+    for p in special:
+        result.errors.append(ScanError(display_path(os.path.abspath(p), cwd), "not a regular file; skipped"))
+    result.errors.sort(key=lambda e: (e.path, e.line or 0, e.message))
+    if opts.progress:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+    return result, stack  # type: ignore[return-value]
+
+
+def _select(rules: Dict[str, "registry.Rule"], opts: ScanOptions) -> List["registry.Rule"]:
+    cfg = opts.config
+    return registry.select(rules, list(opts.select) or list(cfg.select),
+                           list(cfg.extend_select) + list(opts.extend_select),
+                           list(cfg.ignore) + list(opts.ignore), preview=opts.preview or cfg.preview)
+
+
+def _target(stack: Stack, opts: ScanOptions, cwd: str) -> None:
+    """The target hardware and platform from --gpu and the configuration."""
+    cfg = opts.config
     gpu = opts.gpu or cfg.gpu
     if gpu:
         where = cfg.path or "--gpu"
@@ -148,21 +193,75 @@ def _scan(opts: ScanOptions) -> "tuple[Result, Stack]":
             stack.target_platform = Setting(cfg.platform, where_cfg, "platform")
         if cfg.python:
             stack.target_python = Setting(cfg.python, where_cfg, "python")
-    rules = registry.load_for(stack.kinds.values())
-    selected = registry.select(rules, list(opts.select) or list(cfg.select),
-                               list(cfg.extend_select) + list(opts.extend_select),
-                               list(cfg.ignore) + list(opts.ignore), preview=opts.preview or cfg.preview)
-    result = run(stack, selected, cfg, only_paths=only, baseline=opts.baseline, scan_root=root_display)
-    result.files_scanned = len(stack.kinds) if only is None else len(only)
-    for path, msg in w.notes:
-        if only is None or path in only:
-            result.errors.append(ScanError(path, msg))
-    for p in special:
-        result.errors.append(ScanError(display_path(os.path.abspath(p), cwd), "not a regular file; skipped"))
-    if opts.progress:
-        sys.stderr.write("\r\033[K")
-        sys.stderr.flush()
-    return result, stack
+
+
+# -- batches -------------------------------------------------------------------------------
+
+# What a batch worker needs, set before the pool forks (inherited, never pickled).
+_BATCH_STATE: Optional[Tuple[ScanOptions, Walk, str, str, Dict[str, int], List["registry.Rule"]]] = None
+
+
+def _scan_batches(opts: ScanOptions, w: Walk, root_display: str, cwd: str, project: Dict[str, int]) -> Result:
+    """Scan project by project (stacklint.batch): the same findings as one stack of everything,
+    with the memory of one batch per process, and batches spread over the usable cores."""
+    global _BATCH_STATE
+    from stacklint import batch
+    from stacklint.build import worker_count
+
+    # the families that can judge any file of the scan (a generic file keeps or loses its kind
+    # when read, never gains another), selected once for every batch
+    rules = registry.load_for({c.kind for c in w.files})
+    selected = _select(rules, opts)
+    groups = batch.batches([project[c.display] for c in w.files], opts.batch_files or batch.BATCH_FILES)
+    _BATCH_STATE = (opts, w, root_display, cwd, project, selected)
+    try:
+        n = min(worker_count(len(w.files), opts.jobs), len(groups))
+        parts: List[Result] = []
+        if n > 1:
+            from stacklint.build import _pool_context
+
+            ctx = _pool_context()
+            if ctx is not None:
+                from concurrent.futures import ProcessPoolExecutor
+                from concurrent.futures.process import BrokenProcessPool
+
+                try:
+                    with ProcessPoolExecutor(n, mp_context=ctx) as pool:
+                        parts = list(pool.map(_scan_batch, groups))
+                except (OSError, ImportError, BrokenProcessPool):
+                    parts = []  # no semaphores, no fork, or a worker died: scan here
+        if not parts:
+            parts = [_scan_batch(g) for g in groups]
+    finally:
+        _BATCH_STATE = None
+    out = Result()
+    seen_f = set()
+    seen_e = set()
+    for part in parts:
+        out.files_scanned += part.files_scanned
+        for f in part.findings:
+            k = (f.code, f.location.path, f.location.line, f.location.col, f.message)
+            if k not in seen_f:
+                seen_f.add(k)
+                out.findings.append(f)
+        for e in part.errors:
+            ek = (e.path, e.message, e.line)
+            if ek not in seen_e:
+                seen_e.add(ek)
+                out.errors.append(e)
+    out.findings.sort(key=lambda f: f.sort_key())
+    return out
+
+
+def _scan_batch(indices: List[int]) -> Result:
+    assert _BATCH_STATE is not None
+    opts, w, root_display, cwd, project, selected = _BATCH_STATE
+    sub = Walk([w.files[i] for i in indices], w.dir_listing, [])
+    stack = build(sub, root_display, opts.config.limits, 1, project)
+    _target(stack, opts, cwd)
+    result = run(stack, selected, opts.config, baseline=opts.baseline, scan_root=root_display)
+    result.files_scanned = len(stack.kinds)
+    return result
 
 
 def rules_for_output() -> dict:
