@@ -19,14 +19,22 @@ def V(text: str) -> Optional[Version]:
 
 def allowed(constraint: Constraint, releases: Iterable[str]) -> List[str]:
     """Known releases the constraint admits (final releases only unless it names a pre-release)."""
+    rel = releases if isinstance(releases, tuple) else tuple(releases)
+    return list(_allowed(str(constraint.specifier), rel))
+
+
+@lru_cache(maxsize=8192)
+def _allowed(spec: str, releases: tuple) -> tuple:
+    # the same few specifiers meet the same release lists thousands of times in a large scan
+    from packaging.specifiers import SpecifierSet
+
+    ss = SpecifierSet(spec)
     out = []
     for r in releases:
         v = V(r)
-        if v is None:
-            continue
-        if constraint.specifier.contains(v, prereleases=True):
+        if v is not None and ss.contains(v, prereleases=True):
             out.append(r)
-    return out
+    return tuple(out)
 
 
 def first_where(releases: Iterable[str], pred: Callable[[str], Optional[bool]]) -> Optional[str]:

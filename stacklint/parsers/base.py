@@ -60,11 +60,11 @@ class Doc:
     path: str
     data: Any
     positions: Optional[Dict[KeyPath, Tuple[int, int]]] = None
-    locate: Optional[Callable[[], Dict[KeyPath, Tuple[int, int]]]] = None
+    locate: Optional[Callable[[], Any]] = None  # -> a mapping of positions (dict or lazy .get)
     index: int = 0  # document number within a multi-document YAML stream
     base_line: int = 1
 
-    def _positions(self) -> Dict[KeyPath, Tuple[int, int]]:
+    def _positions(self) -> Any:
         if self.positions is None:
             self.positions = self.locate() if self.locate is not None else {}
         return self.positions
@@ -72,6 +72,20 @@ class Doc:
     def loc(self, *path: Any) -> Location:
         positions = self._positions()
         key: KeyPath = tuple(path)
+        if not isinstance(positions, dict):
+            # a lazy locator: ask only for the part of the path present in the data, so that
+            # it never scans a whole file for a key that is not there
+            node = self.data
+            n = 0
+            for part in path:
+                if isinstance(node, dict) and part in node:
+                    node = node[part]
+                elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                    node = node[part]
+                else:
+                    break
+                n += 1
+            key = key[:n]
         while True:
             pos = positions.get(key)
             if pos is not None:
