@@ -130,3 +130,40 @@ def test_python_syntax_error_is_a_parse_error():
     with pytest.raises(ParseError) as e:
         python.parse("x.py", "def f(:\n")
     assert e.value.line == 1
+
+
+def _paths(data, prefix=(), depth=0):  # type: ignore[no-untyped-def]
+    yield prefix
+    if depth >= 3:
+        return
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for k, v in list(items)[:50]:
+        yield from _paths(v, prefix + (k,), depth + 1)
+
+
+def test_lazy_json_positions_match_a_full_scan() -> None:
+    """Doc.loc on the lazy locator (stop at the key asked for, str.find for a unique top-level
+    key) gives what the full token scan gives, on every JSON file of the corpus, whatever the
+    order of the questions."""
+    from conftest import CORPUS
+    from stacklint.parsers import jsonfile
+    from stacklint.parsers.base import Doc
+
+    files = sorted(p for p in CORPUS.rglob("*.json") if p.is_file())
+    assert len(files) > 200
+    checked = 0
+    for p in files:
+        text = p.read_text(encoding="utf-8", errors="replace")
+        try:
+            lazy = jsonfile.parse(str(p), text)
+        except Exception:
+            continue
+        eager = Doc(lazy.path, lazy.data, positions=jsonfile.locate(text.lstrip("\ufeff")))
+        paths = list(_paths(lazy.data))
+        for order in (paths, paths[::-1]):  # in text order, and last first
+            fresh = jsonfile.parse(str(p), text)
+            for path in order:
+                assert fresh.loc(*path) == eager.loc(*path), (p, path)
+                checked += 1
+        assert lazy.loc("no such key", 3) == eager.loc("no such key", 3)
+    assert checked > 10_000

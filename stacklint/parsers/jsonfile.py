@@ -71,6 +71,14 @@ class LazyPositions:
         self._scan: Any = _scan(text, self._out)
         self._text = text
 
+    def all(self) -> Dict[KeyPath, Tuple[int, int]]:
+        """Every position (scans the rest of the text)."""
+        if self._scan is not None:
+            for _ in self._scan:
+                pass
+            self._scan = None
+        return self._out
+
     def get(self, key: KeyPath) -> Any:
         out = self._out
         pos = out.get(key)
