@@ -216,6 +216,15 @@ def _scan_batches(opts: ScanOptions, w: Walk, root_display: str, cwd: str, proje
     _BATCH_STATE = (opts, w, root_display, cwd, project, selected)
     try:
         n = min(worker_count(len(w.files), opts.jobs), len(groups))
+        if n > 1:
+            # tables every batch reads: loaded once here and shared by the forked workers
+            from stacklint.knowledge import load_table
+
+            for table in ("packages", "architectures", "checkpoints", "hardware", "config_features"):
+                try:
+                    load_table(table)
+                except (OSError, ValueError):
+                    pass  # reported, as always, by the checks that need it
         parts: List[Result] = []
         if n > 1:
             from stacklint.build import _pool_context
