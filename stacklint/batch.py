@@ -34,7 +34,11 @@ from stacklint.discover import Candidate
 BATCH_MIN_FILES = 2000
 BATCH_FILES = 500  # projects are packed into batches of at least this many files
 _MAX_READ = 1 << 20  # bytes of each file searched for paths
-_BLOB_KINDS = (K.SAFETENSORS, K.MODEL_ASSET)
+# Files whose contents never name another file the stack joins with: weights, and the files of a
+# model directory other than adapter_config.json (whose base model path is read). Their own
+# directory holds stack files, so whatever names that directory joins them anyway.
+_NO_REFERENCES = frozenset({K.SAFETENSORS, K.MODEL_ASSET, K.HF_CONFIG, K.HF_GENERATION, K.HF_TOKENIZER,
+                            K.HF_SPECIAL_TOKENS, K.HF_INDEX, K.HF_CHAT_TEMPLATE, K.HF_CHAT_TEMPLATE_JSON})
 _TOKEN = re.compile(r"(?<![\w.@+-])[\w.@+-]*+(?:/[\w.@+-]++)+")
 
 
@@ -131,7 +135,7 @@ def _link(files: Sequence[Candidate], splits: List[Tuple[str, List[str]]], file_
     dir_names.update(("..", "."))
 
     for i, c in enumerate(files):
-        if c.kind in _BLOB_KINDS:
+        if c.kind in _NO_REFERENCES:
             continue
         try:
             with open(c.abspath, "rb") as fh:
