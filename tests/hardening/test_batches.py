@@ -165,3 +165,23 @@ def test_memory_of_a_batched_scan_does_not_grow_with_the_tree(tmp_path: Path) ->
     small = _peak(one.parent)
     large = _peak(four)
     assert large < 1.6 * small, f"4x the files took {large / small:.2f}x the peak memory ({small} -> {large})"
+
+
+def test_hostile_files_in_batches_change_nothing(tmp_path: Path) -> None:
+    """Every hostile case of test_hostile in one tree, one project per batch, in worker processes:
+    the report equals that of one stack of everything (a bad file stays in its batch's errors)."""
+    from hardening_helpers import write_good_stack
+    from test_hostile import CASES
+
+    write_good_stack(tmp_path)
+    for name in sorted(CASES):
+        sub = tmp_path / "cases" / name
+        sub.mkdir(parents=True)
+        try:
+            CASES[name](sub)
+        except pytest.skip.Exception:
+            continue
+    one, _ = _scan(tmp_path, batched=False)
+    many, _ = _scan(tmp_path, batched=True, batch_files=1, jobs=2)
+    assert _key(many) == _key(one)
+    assert one.errors and not [e for e in one.errors if e.message.startswith("internal:")]
