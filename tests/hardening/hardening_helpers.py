@@ -10,11 +10,20 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 # The scan runs in a child that reports its own peak RSS (ru_maxrss, KiB on Linux).
+# Peak RSS of the child itself: VmHWM belongs to the memory map exec created. ru_maxrss survives
+# execve, so it reports the forking parent's size (a pytest process that grew past the limit).
 _CHILD = (
     "import resource, sys\n"
     "from stacklint.cli import main\n"
     "rc = main(sys.argv[1:])\n"
-    "sys.stderr.write('MAXRSS=%d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "try:\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            peak = int(line.split()[1])\n"
+    "except OSError:\n"
+    "    pass\n"
+    "sys.stderr.write('MAXRSS=%d\\n' % peak)\n"
     "sys.exit(rc)\n"
 )
 
