@@ -591,3 +591,509 @@ def _template_uses_generation_prompt(md: Any) -> bool:
 
     tmpls = T.templates(md)
     return not tmpls or any("add_generation_prompt" in t.text for t in tmpls)
+
+
+# -- methods of a remote-code model that its modeling file does not have ------------------
+
+# Chat methods that only a checkpoint's own modeling code defines (Qwen-7B/14B/72B chat /
+# chat_stream, ChatGLM's stream_chat): transformers' PreTrainedModel has none of them, so the
+# modeling file in the model directory is the whole truth.
+_REMOTE_CHAT_METHODS = ("chat", "chat_stream", "stream_chat")
+
+
+def _remote_methods(stack: Stack, md: Any) -> Optional[Tuple[str, str, Dict[str, Any]]]:
+    """(modeling file, class name, {method: ast.FunctionDef}) of the class that auto_map names for
+    AutoModelForCausalLM in the model directory, with the methods of its base classes defined in
+    the same file; None when the file is not in the tree, the class is not found, or it makes
+    attributes dynamically (__getattr__, assignments of the chat names)."""
+    import ast
+
+    data = md.config.data if md.config is not None else None
+    auto = data.get("auto_map") if isinstance(data, dict) else None
+    target = auto.get("AutoModelForCausalLM") if isinstance(auto, dict) else None
+    if not isinstance(target, str) or "--" in target or target.count(".") != 1:
+        return None
+    module, cls = target.split(".")
+    path = f"{md.dir}/{module}.py" if md.dir not in ("", ".") else f"{module}.py"
+    tf = stack.texts.get(path)
+    if tf is None:
+        return None
+    try:
+        tree = ast.parse(tf.text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    if cls not in classes:
+        return None
+    methods: Dict[str, Any] = {}
+    seen: set = set()
+    todo = [cls]
+    while todo:
+        name = todo.pop(0)
+        node = classes.get(name)
+        if node is None or name in seen:
+            continue
+        seen.add(name)
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                if item.name == "__getattr__":
+                    return None
+                methods.setdefault(item.name, item)
+            elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                if any(isinstance(t, ast.Name) and t.id in _REMOTE_CHAT_METHODS for t in targets):
+                    return None
+        todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
+    return path, cls, methods
+
+
+def _forbidden_keywords(fn: Any) -> Dict[str, int]:
+    """Parameters the function refuses any value for: `def chat(..., stream=_SENTINEL)` whose body
+    starts with `assert stream is _SENTINEL, ...` (Qwen's chat() after chat_stream() replaced
+    chat(stream=True)). Parameter name -> line of the assert."""
+    import ast
+
+    defaults: Dict[str, str] = {}
+    pos = fn.args.args[len(fn.args.args) - len(fn.args.defaults):] if fn.args.defaults else []
+    for a, d in list(zip(pos, fn.args.defaults)) + list(zip(fn.args.kwonlyargs, fn.args.kw_defaults)):
+        if isinstance(d, ast.Name):
+            defaults[a.arg] = d.id
+    out: Dict[str, int] = {}
+    for stmt in fn.body:
+        if not isinstance(stmt, ast.Assert) or not isinstance(stmt.test, ast.Compare):
+            continue
+        t = stmt.test
+        if (isinstance(t.left, ast.Name) and len(t.ops) == 1 and isinstance(t.ops[0], ast.Is)
+                and isinstance(t.comparators[0], ast.Name) and defaults.get(t.left.id) == t.comparators[0].id):
+            out[t.left.id] = stmt.lineno
+    return out
+
+
+@check(code="SL114", name="remote-code-lacks-called-chat-api", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="A script calls a chat method (or keyword) that the model directory's own modeling code does not define, e.g. chat(stream=True) with a Qwen-7B download older than that API.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/72",))
+def remote_code_lacks_called_chat_api(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Follows `model = AutoModelForCausalLM.from_pretrained("<model dir in the tree>",
+    trust_remote_code=True)` to the class that the directory's config.json `auto_map` names (e.g.
+    `modeling_qwen.QWenLMHeadModel`) and reads that file with `ast` (never importing it). Reports
+    `model.chat(...)`, `model.chat_stream(...)` or `model.stream_chat(...)` when the class (with its
+    bases in the same file) defines no such method, when the call passes a keyword the method does
+    not accept (no `**kwargs`), or when the method refuses the keyword outright
+    (`assert stream is _SENTINEL`).
+
+    ## Why is this bad?
+    These chat methods exist only in the checkpoint's remote code, and that code changed under
+    the demos that call it: Qwen-7B-Chat gained `chat(..., stream=True)` on 2023-08-04, replaced it
+    with `chat_stream()` days later, and then made `chat(stream=...)` an assertion error. A model
+    directory downloaded at another date than the script fails at the first question:
+    "TypeError: QWenLMHeadModel.chat() got an unexpected keyword argument 'stream'" or
+    "AttributeError: 'QWenLMHeadModel' object has no attribute 'chat_stream'".
+
+    ## Example
+    ```
+    # Qwen-7B-Chat/modeling_qwen.py: def chat(self, tokenizer, query, history, system=..., append_history=True)
+    for response in model.chat(tokenizer, query, history=history, stream=True):
+    ```
+
+    ## Use instead
+    Refresh the model directory's code files (modeling_*.py, configuration and tokenizer code) from
+    the hub revision the script was written for, or call the API the file defines
+    (`model.chat_stream(...)` in current Qwen-7B-Chat code).
+
+    ## Known false alarms
+    Not reported when the model is a hub id or a variable (its code is not in the tree), when
+    auto_map points to another repository, or when the class builds attributes dynamically.
+    """
+    for doc in stack.scripts:
+        models: Dict[str, Any] = {}
+        clash: set = set()
+        for call in doc.calls:
+            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
+                continue
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if not _model_class(owner) or "Tokenizer" in owner:
+                continue
+            var = _assigned_var(stack, doc.path, call.line)
+            if not var:
+                continue
+            md, _, _ = _resolve_model(stack, doc, _first_arg(call))
+            if md is None:
+                clash.add(var)
+                continue
+            if var in models and models[var] is not md:
+                clash.add(var)
+            models[var] = md
+        for var in clash:
+            models.pop(var, None)
+        if not models:
+            continue
+        cache: Dict[str, Any] = {}
+        for call in doc.calls:
+            if call.short not in _REMOTE_CHAT_METHODS or call.receiver not in models or call.name.count(".") != 1:
+                continue
+            md = models[call.receiver]
+            if md.dir not in cache:
+                cache[md.dir] = _remote_methods(stack, md)
+            info = cache[md.dir]
+            if info is None:
+                continue
+            path, cls, methods = info
+            fn = methods.get(call.short)
+            ref = md.dir.rsplit("/", 1)[-1]
+            remedy = (f"refresh {ref}'s code files (modeling, configuration, tokenizer) from the revision the "
+                      f"script was written for, or call the API {path} defines")
+            if fn is None:
+                have = [m for m in _REMOTE_CHAT_METHODS if m in methods]
+                also = f" (it has {', '.join(have)})" if have else ""
+                yield Finding("SL114", Location(doc.path, call.line, call.col),
+                              f"{call.name}(...) ({doc.path}:{call.line}) calls a method that {cls} in {path} does not "
+                              f"define{also}: \"AttributeError: '{cls}' object has no attribute '{call.short}'\" — the "
+                              f"model directory's remote code is from another release than the script; {remedy}",
+                              hint=remedy, related=(Related(Location(path, 1, 1), f"{cls} has no {call.short}()"),),
+                              key=f"{doc.path}:{ref}:{call.short}")
+                continue
+            params = {a.arg for a in fn.args.args + fn.args.kwonlyargs + getattr(fn.args, "posonlyargs", [])}
+            forbidden = _forbidden_keywords(fn)
+            for kw, arg in call.kwargs.items():
+                loc = Location(doc.path, arg.key_line or arg.line, arg.key_col or arg.col)
+                if kw not in params and fn.args.kwarg is None:
+                    yield Finding("SL114", loc,
+                                  f"{call.name}(..., {kw}=...) ({doc.path}:{loc.line}): {cls}.{call.short}() in {path}:"
+                                  f"{fn.lineno} takes no \"{kw}\" argument: \"TypeError: {cls}.{call.short}() got an "
+                                  f"unexpected keyword argument '{kw}'\" — the model directory's remote code is from "
+                                  f"another release than the script; {remedy}",
+                                  hint=remedy, related=(Related(Location(path, fn.lineno, fn.col_offset + 1),
+                                                                f"def {call.short}(...) without {kw}"),),
+                                  key=f"{doc.path}:{ref}:{call.short}:{kw}")
+                elif kw in forbidden:
+                    yield Finding("SL114", loc,
+                                  f"{call.name}(..., {kw}=...) ({doc.path}:{loc.line}): {cls}.{call.short}() in {path} "
+                                  f"asserts that \"{kw}\" is never passed (line {forbidden[kw]}), so the call stops with "
+                                  f"an AssertionError — the script was written for an older release of the model's "
+                                  f"remote code; {remedy}",
+                                  hint=remedy, related=(Related(Location(path, forbidden[kw], 1),
+                                                                f"assert {kw} is ..."),),
+                                  key=f"{doc.path}:{ref}:{call.short}:{kw}")
+
+
+# -- AutoPeftModel under peft 0.8.x with a remote-code tokenizer in the adapter directory ---
+
+# peft 0.8.0-0.8.2 AutoPeftModel*.from_pretrained() load the tokenizer saved beside the adapter
+# with AutoTokenizer.from_pretrained(adapter_dir) and no trust_remote_code (src/peft/auto.py,
+# tag v0.8.0, 2024-01-30); peft 0.9.0 passes the caller's trust_remote_code on
+# (https://github.com/huggingface/peft/pull/1477, commit 3967fcc8e, 2024-02-21).
+_PEFT_TOKENIZER_NO_REMOTE = ("0.8.0", "0.8.1", "0.8.2")
+_PEFT_TOKENIZER_FIXED = "0.9.0"
+
+
+def _remote_tokenizer(md: Any) -> Optional[Tuple[str, Location]]:
+    """The remote-code tokenizer class an adapter directory's tokenizer_config.json names via
+    auto_map.AutoTokenizer, with its location; None for tokenizers transformers ships."""
+    doc = md.tokenizer
+    data = doc.data if doc is not None else None
+    auto = data.get("auto_map") if isinstance(data, dict) else None
+    ref = auto.get("AutoTokenizer") if isinstance(auto, dict) else None
+    if isinstance(ref, list):
+        ref = next((r for r in ref if isinstance(r, str)), None)
+    if not isinstance(ref, str) or not ref:
+        return None
+    return ref.rsplit(".", 1)[-1], doc.loc("auto_map", "AutoTokenizer")
+
+
+@check(code="SL115", name="autopeft-remote-tokenizer-without-trust", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="AutoPeftModelForCausalLM loads an adapter directory holding a remote-code tokenizer (Qwen-7B's QWenTokenizer) under peft 0.8.x, which loads that tokenizer without trust_remote_code.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/1036",))
+def autopeft_remote_tokenizer_under_peft_08(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `AutoPeftModelForCausalLM.from_pretrained("<adapter dir in the tree>", ...)` (any
+    `AutoPeftModel*` class) when the adapter directory holds a tokenizer_config.json whose
+    `auto_map.AutoTokenizer` names remote code (`tokenization_qwen.QWenTokenizer`, as Qwen's
+    finetune.py saves it beside the adapter) and the script's environment pins peft to 0.8.0,
+    0.8.1 or 0.8.2.
+
+    ## Why is this bad?
+    peft 0.8 made AutoPeftModel load the tokenizer it finds beside the adapter, to resize the
+    base model's embeddings, but called `AutoTokenizer.from_pretrained(adapter_dir)` without
+    `trust_remote_code` — passing `trust_remote_code=True` to `from_pretrained` does not reach it.
+    Loading stops with "ValueError: Tokenizer class QWenTokenizer does not exist or is not
+    currently imported." peft 0.9.0 forwards `trust_remote_code`.
+
+    ## Example
+    ```
+    # requirements.txt: peft==0.8.1
+    model = AutoPeftModelForCausalLM.from_pretrained("output_qwen", device_map="auto", trust_remote_code=True)
+    ```
+
+    ## Use instead
+    `peft<0.8.0` (Qwen's README) or `peft>=0.9.0` with `trust_remote_code=True`; or move the
+    tokenizer files out of the adapter directory.
+
+    ## Known false alarms
+    Only reported when every peft release the pin admits is 0.8.x; adapters given as hub ids or
+    variables, and tokenizers that transformers ships, are not judged.
+    """
+    from stacklint.checks._common import allowed
+    from stacklint.knowledge import packages
+
+    known = packages.releases("peft")
+    for doc in stack.scripts:
+        for call in doc.calls:
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if call.short != "from_pretrained" or not owner.startswith("AutoPeftModel"):
+                continue
+            if call.qualname == call.name and "peft" not in doc.imports:
+                continue
+            md, _, ref = _resolve_model(stack, doc, _first_arg(call))
+            if md is None or md.adapter is None:
+                continue
+            tok = _remote_tokenizer(md)
+            if tok is None:
+                continue
+            pin = None
+            for iset in stack.environment(doc.path):
+                for c in iset.get("peft"):
+                    if c.marker is not None or c.url:
+                        continue
+                    ok = allowed(c, known)
+                    if ok and all(v in _PEFT_TOKENIZER_NO_REMOTE for v in ok):
+                        pin = c
+                        break
+                if pin is not None:
+                    break
+            if pin is None:
+                continue
+            cls, tloc = tok
+            remedy = (f"pin peft<0.8.0 or peft>={_PEFT_TOKENIZER_FIXED} (and pass trust_remote_code=True), or move "
+                      f"the tokenizer files out of {ref}")
+            yield Finding("SL115", Location(doc.path, call.line, call.col),
+                          f"{call.name}(\"{ref}\") ({doc.path}:{call.line}) under {pin.raw} ({_loc(pin)}): peft 0.8.x "
+                          f"loads the tokenizer saved in {ref} ({cls}, remote code) without trust_remote_code and "
+                          f"stops with \"ValueError: Tokenizer class {cls} does not exist or is not currently "
+                          f"imported.\" — {remedy}",
+                          hint=remedy,
+                          related=(Related(pin.location, pin.raw),
+                                   Related(tloc, f"auto_map.AutoTokenizer: {cls} (remote code)")),
+                          key=f"{doc.path}:{ref}:peft-tokenizer")
+
+
+# -- a quantised checkpoint loaded by a transformers release that predates its quant_method --
+
+@check(code="SL116", name="quantized-checkpoint-too-new-for-transformers", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="A script loads a GPTQ/AWQ/... checkpoint with transformers from_pretrained, but the pinned transformers predates support for its quantization_config.quant_method.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/735",))
+def quantized_checkpoint_too_new_for_transformers(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Follows `AutoModelForCausalLM.from_pretrained("<model dir in the tree>")` (any transformers
+    model class) to the directory's config.json and reads `quantization_config.quant_method`
+    (`gptq`, `awq`, `aqlm`, `fp8`, ...). Reports the call when every transformers release the
+    script's environment admits is older than the first release that knows that method
+    (`knowledge/data/config_features.json`, computed from each release's
+    `utils/quantization_config.py`: `gptq` 4.32.0, `awq` 4.35.0, ...).
+
+    ## Why is this bad?
+    Older releases do not read the checkpoint's `quantization_config`: they build the ordinary
+    fp16 `Linear` layers, find `qweight`/`qzeros`/`scales` instead of `weight`, leave the layers
+    randomly initialised (only a warning about unused and newly initialised weights) and the
+    model answers in gibberish — or fails later in the quantised code paths.
+
+    ## Example
+    ```
+    # requirements.txt: transformers==4.31.0
+    # Qwen-7B-Chat-Int8/config.json: "quantization_config": {"quant_method": "gptq", "bits": 8, ...}
+    model = AutoModelForCausalLM.from_pretrained("Qwen-7B-Chat-Int8", device_map="auto", trust_remote_code=True)
+    ```
+
+    ## Use instead
+    Require a transformers release that knows the method (`transformers>=4.32.0` for GPTQ, with
+    `optimum` and `auto-gptq`), or load the checkpoint with its own library
+    (`AutoGPTQForCausalLM.from_quantized`).
+
+    ## Known false alarms
+    Only reported when the transformers pin excludes every supporting release; checkpoints given
+    as hub ids or variables, and methods the knowledge base does not list, are not judged.
+    """
+    from stacklint.checks._common import V, allowed
+    from stacklint.knowledge import architectures, packages
+
+    known = packages.releases("transformers")
+    for doc in stack.scripts:
+        for call in doc.calls:
+            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
+                continue
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if not _model_class(owner) or owner.startswith("AutoPeft") or "Tokenizer" in owner:
+                continue
+            md, _, ref = _resolve_model(stack, doc, _first_arg(call))
+            if md is None or md.config is None or not isinstance(md.config.data, dict):
+                continue
+            qc = md.config.data.get("quantization_config")
+            method = qc.get("quant_method") if isinstance(qc, dict) else None
+            if not isinstance(method, str) or not method:
+                continue
+            method = method.lower()
+            if method == "bitsandbytes":
+                continue  # 4.30-4.31 read a bitsandbytes quantization_config without quant_method
+            floor = architectures.quant_method_min_version("transformers", method)
+            fv = V(floor) if floor else None
+            if fv is None:
+                continue
+            pin = None
+            for iset in stack.environment(doc.path):
+                for c in iset.get("transformers"):
+                    if c.marker is not None or c.url:
+                        continue
+                    ok = [V(v) for v in allowed(c, known)]
+                    ok = [v for v in ok if v is not None]
+                    if ok and all(v < fv for v in ok):
+                        pin = c
+                        break
+                if pin is not None:
+                    break
+            if pin is None:
+                continue
+            qloc = md.config.loc("quantization_config", "quant_method")
+            remedy = f"require transformers>={floor} (the first release that reads quant_method \"{method}\")"
+            yield Finding("SL116", Location(doc.path, call.line, call.col),
+                          f"{call.name}(\"{ref}\") ({doc.path}:{call.line}) loads a {method.upper()}-quantised checkpoint "
+                          f"({qloc.path}:{qloc.line}), but {pin.raw} ({_loc(pin)}) admits only transformers releases older "
+                          f"than {floor}, which ignore its quantization_config: the layers are built unquantised, the "
+                          f"quantised tensors do not load into them and the model generates gibberish (or fails to "
+                          f"load) — {remedy}",
+                          hint=remedy,
+                          related=(Related(pin.location, pin.raw), Related(qloc, f"quant_method \"{method}\"")),
+                          key=f"{doc.path}:{ref}:{method}")
+
+
+# -- transformers 4.35.x gradient checkpointing vs remote code that overrides the old hook ------
+
+# transformers 4.35.0 (2023-11-02) rewrote PreTrainedModel.gradient_checkpointing_enable() to call
+# self._set_gradient_checkpointing(enable=True, gradient_checkpointing_func=...) unconditionally
+# (src/transformers/modeling_utils.py:1872 of the 4.35.0, 4.35.1 and 4.35.2 wheels). Remote code
+# written for the old hook, `def _set_gradient_checkpointing(self, module, value=False)` (Qwen-7B,
+# Baichuan, ChatGLM), raises TypeError. 4.36.0 falls back to the old hook when its signature has
+# `value` (huggingface/transformers#27610; `_is_using_old_format` in the 4.36.0 wheel).
+_GC_BROKEN = ("4.35.0", "4.35.1", "4.35.2")
+_GC_FIXED = "4.36.0"
+
+
+def _old_gc_hook(stack: Stack, md: Any) -> Optional[Tuple[str, str, Any]]:
+    """(modeling file, class, FunctionDef) when the auto_map model class (or a base class in the
+    same file) overrides _set_gradient_checkpointing without an ``enable`` parameter or **kwargs."""
+    import ast
+
+    data = md.config.data if md.config is not None else None
+    auto = data.get("auto_map") if isinstance(data, dict) else None
+    target = auto.get("AutoModelForCausalLM") if isinstance(auto, dict) else None
+    if not isinstance(target, str) or "--" in target or target.count(".") != 1:
+        return None
+    module, cls = target.split(".")
+    path = f"{md.dir}/{module}.py" if md.dir not in ("", ".") else f"{module}.py"
+    tf = stack.texts.get(path)
+    if tf is None:
+        return None
+    try:
+        tree = ast.parse(tf.text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    todo, seen = [cls], set()
+    while todo:
+        name = todo.pop(0)
+        node = classes.get(name)
+        if node is None or name in seen:
+            continue
+        seen.add(name)
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and item.name == "_set_gradient_checkpointing":
+                a = item.args
+                params = {x.arg for x in a.args + a.kwonlyargs + getattr(a, "posonlyargs", [])}
+                if "enable" in params or a.kwarg is not None or "value" not in params:
+                    return None
+                return path, name, item
+        todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
+    return None
+
+
+@check(code="SL408", name="remote-gradient-checkpointing-hook-under-transformers-4-35", severity="error",
+       category="API Usage and Interface Issues", subcategory="API Compatibility Issues",
+       summary="A fine-tuning job turns on gradient checkpointing for a remote-code model whose old _set_gradient_checkpointing(module, value) hook transformers 4.35.x calls with enable=.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/661",))
+def remote_gradient_checkpointing_hook_under_transformers_435(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For a training job with gradient checkpointing on (`--gradient_checkpointing`,
+    `gradient_checkpointing: true`, `TrainingArguments(gradient_checkpointing=True)`) whose
+    model is a directory in the tree, follows config.json `auto_map.AutoModelForCausalLM` to the
+    remote modeling file (read with `ast`, never imported)
+    and reports the job when that class, or a base class in the same file, defines the old hook
+    `_set_gradient_checkpointing(self, module, value=False)` and every transformers release the
+    job's environment admits is 4.35.0, 4.35.1 or 4.35.2.
+
+    ## Why is this bad?
+    transformers 4.35 rewrote gradient checkpointing: `gradient_checkpointing_enable()`, which
+    the Trainer calls at the start of training, now calls
+    `self._set_gradient_checkpointing(enable=True, gradient_checkpointing_func=...)`. Remote code
+    written for the old hook (Qwen-7B/14B/72B, Baichuan, ChatGLM) takes `module` and `value`, so
+    training stops before the first step with "TypeError: QWenPreTrainedModel.
+    _set_gradient_checkpointing() got an unexpected keyword argument 'enable'". transformers 4.36.0
+    detects the old signature and calls it the old way (huggingface/transformers#27610).
+
+    ## Example
+    ```
+    # requirements.txt: transformers==4.35.0
+    # Qwen-7B-Chat/modeling_qwen.py: def _set_gradient_checkpointing(self, module, value=False): ...
+    torchrun ... finetune.py --model_name_or_path Qwen-7B-Chat --use_lora --gradient_checkpointing
+    ```
+
+    ## Use instead
+    `transformers>=4.36.0` (or `<4.35.0`, as Qwen's README advised), or remote code whose hook
+    takes `enable` and `gradient_checkpointing_func`, or train without gradient checkpointing.
+
+    ## Known false alarms
+    Only reported when the transformers pin admits nothing but 4.35.x and the modeling file is in
+    the tree; models given as hub ids, and hooks that accept `enable` or `**kwargs`, are not judged.
+    """
+    from stacklint.checks._common import allowed
+    from stacklint.checks._values import is_true
+    from stacklint.knowledge import packages
+
+    known: Any = None
+    for job in stack.training_jobs():
+        gc = job.get("gradient_checkpointing")
+        if gc is None or not is_true(gc.value) or job.model is None or job.model.local is None:
+            continue
+        hook = _old_gc_hook(stack, job.model.local)
+        if hook is None:
+            continue
+        if known is None:
+            known = packages.releases("transformers")
+        pin = None
+        for iset in stack.environment(job.location.path):
+            for c in iset.get("transformers"):
+                if c.marker is not None or c.url:
+                    continue
+                ok = allowed(c, known)
+                if ok and all(v in _GC_BROKEN for v in ok):
+                    pin = c
+                    break
+            if pin is not None:
+                break
+        if pin is None:
+            continue
+        path, cls, fn = hook
+        remedy = (f"require transformers>={_GC_FIXED} (or <4.35.0), or update {path} to a hook that takes "
+                  f"enable/gradient_checkpointing_func, or turn gradient checkpointing off")
+        yield Finding("SL408", gc.location,
+                      f"gradient checkpointing ({gc.location.path}:{gc.location.line}) of {job.model.ref} under "
+                      f"{pin.raw} ({_loc(pin)}): transformers 4.35.x calls _set_gradient_checkpointing(enable=True, "
+                      f"gradient_checkpointing_func=...), but {cls} in {path}:{fn.lineno} defines the old hook "
+                      f"(module, value), so training stops with \"TypeError: {cls}._set_gradient_checkpointing() got "
+                      f"an unexpected keyword argument 'enable'\" — {remedy}",
+                      hint=remedy,
+                      related=(Related(pin.location, pin.raw),
+                               Related(Location(path, fn.lineno, fn.col_offset + 1),
+                                       "def _set_gradient_checkpointing(self, module, value=False)")),
+                      key=f"{job.location.path}:{job.model.ref}:gc-hook")

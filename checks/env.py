@@ -1258,3 +1258,216 @@ def nccl_backend_off_linux(stack: Stack) -> Iterator[Finding]:
                           related=(Related(where, "CPU-only torch" if pf == "cpu-build"
                                            else f"runs on {P.describe_platform(pf)}"),),
                           key=f"nccl|{pf}")
+
+
+# -- SL130: a grouped-query-attention Llama config under transformers < 4.31 -------------
+
+# LlamaConfig/LlamaAttention learned `num_key_value_heads` (grouped-query attention, Llama 2 70B,
+# CodeLlama 34B, Llama 3, DeepSeek-Coder 33B) in transformers 4.31.0 (2023-07-18,
+# https://github.com/huggingface/transformers/releases/tag/v4.31.0; checked in the 4.30.2 and
+# 4.31.0 wheels: configuration_llama.py / modeling_llama.py of 4.30.2 never read the field).
+# Older releases keep the key as a stray attribute and build k_proj/v_proj with all heads.
+_GQA_FIRST_TRANSFORMERS = "4.31.0"
+_GQA_MODEL_TYPES = frozenset({"llama"})
+_GQA_EVIDENCE = (
+    # llama2-36: Llama-2-70b-hf fails to load ("size mismatch for ...k_proj.weight: copying a param
+    # with shape torch.Size([1024, 8192]) ... current model is torch.Size([8192, 8192])"); solved by
+    # installing the transformers release that knows Llama 2 70B's architecture.
+    "https://github.com/meta-llama/llama/issues/378",
+)
+# Engines with their own Llama implementation read num_key_value_heads from the config's stray
+# attribute, so only transformers-run models are judged.
+_OWN_LLAMA_ENGINES = frozenset({"vllm", "sglang", "tgi", "lmdeploy", "trtllm", "tensorrt-llm", "llama.cpp",
+                                "ollama", "exllama", "mlc"})
+
+
+@check(code="SL130", name="grouped-query-attention-too-new-for-transformers", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="A Llama-architecture model with grouped-query attention (num_key_value_heads < num_attention_heads) under a transformers constraint older than 4.31.",
+       evidence=_GQA_EVIDENCE, fixable=True)
+def grouped_query_attention_too_new_for_transformers(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reads `num_attention_heads` and `num_key_value_heads` of every Llama-architecture model the stack
+    uses (a local `config.json`, or a hub id known to stacklint's knowledge base) and reports the
+    transformers constraints of that file's environment that admit only releases older than 4.31,
+    which predate grouped-query attention in `LlamaAttention`.
+
+    ## Why is this bad?
+    transformers 4.28-4.30 know `model_type: llama` (so nothing complains at install time) but build
+    the key/value projections with every attention head. Llama 2 70B, CodeLlama 34B, Llama 3 and
+    DeepSeek-Coder 33B then fail to load (`size mismatch for model.layers.0.self_attn.k_proj.weight:
+    copying a param with shape torch.Size([1024, 8192]) from checkpoint, the shape in current model
+    is torch.Size([8192, 8192])`) or, when the weights are converted or quantised on the fly, crash
+    in the first forward pass (`RuntimeError: shape '[1, 16, 64, 128]' is invalid for input of size
+    16384`).
+
+    ## Example
+    ```
+    # requirements.txt
+    transformers==4.30.2
+    # load.py
+    AutoModelForCausalLM.from_pretrained("meta-llama/Llama-2-70b-chat-hf")
+    ```
+
+    ## Use instead
+    ```
+    transformers>=4.31.0
+    ```
+
+    ## Known false alarms
+    Models served by an engine with its own Llama implementation (vLLM, SGLang, TGI, ...) are not
+    judged; they read `num_key_value_heads` themselves.
+    """
+    from packaging.version import Version
+
+    from stacklint.knowledge import architectures
+
+    rels = architectures.releases("transformers")
+    if _GQA_FIRST_TRANSFORMERS not in rels:
+        return
+    engine_refs = {id(j.model) for j in stack.jobs
+                   if j.model is not None and j.kind == "serving" and j.framework in _OWN_LLAMA_ENGINES}
+    seen: Set[Tuple[str, int, str]] = set()
+    for ref in stack.models:
+        if id(ref) in engine_refs:
+            continue
+        mt = ref.model_type
+        if mt is None or mt[0] not in _GQA_MODEL_TYPES:
+            continue
+        heads, kv = ref.config_value("num_attention_heads"), ref.config_value("num_key_value_heads")
+        if heads is None or kv is None:
+            continue
+        if not isinstance(heads[0], int) or not isinstance(kv[0], int) or isinstance(kv[0], bool):
+            continue
+        if not (0 < kv[0] < heads[0]):
+            continue
+        for s in stack.environment(ref.location.path):
+            for c in s.get("transformers"):
+                adm = allowed(c, rels)
+                if not adm or any(Version(r) >= Version(_GQA_FIRST_TRANSFORMERS) for r in adm):
+                    continue
+                key = (c.location.path, c.location.line, kv[1].path)
+                if key in seen:
+                    continue
+                seen.add(key)
+                from stacklint.fix import requirement_floor_fix
+
+                spec = str(c.specifier) or "(any)"
+                label = ref.ref if ref.local is None else ref.local.dir
+                msg = (f"transformers{spec} predates grouped-query attention in Llama models: {label} has "
+                       f"num_key_value_heads {kv[0]} < num_attention_heads {heads[0]} ({kv[1].path}:{kv[1].line}) "
+                       f"— transformers < {_GQA_FIRST_TRANSFORMERS} builds k_proj/v_proj for all {heads[0]} heads "
+                       f"and fails with \"size mismatch for ...self_attn.k_proj.weight\"")
+                yield Finding("SL130", c.location, msg, hint=f"require transformers>={_GQA_FIRST_TRANSFORMERS}",
+                              fix=requirement_floor_fix(stack, c, _GQA_FIRST_TRANSFORMERS),
+                              related=(Related(kv[1], f"num_key_value_heads {kv[0]} needs "
+                                                      f"transformers>={_GQA_FIRST_TRANSFORMERS}"),),
+                              key=f"gqa|{spec}")
+
+
+# -- SL120: vLLM on an NVIDIA GPU below compute capability 7.0 ---------------------------------
+
+# The lowest NVIDIA architecture vLLM's CUDA kernels are built for, in every release: 7.0 (Volta).
+# Sources: the installation requirements ("GPU: compute capability 7.0 or higher (e.g., V100, T4,
+# RTX20xx, A100, L4, H100, etc.)", https://docs.vllm.ai/en/v0.4.2/getting_started/installation.html);
+# setup.py up to v0.4 (NVIDIA_SUPPORTED_ARCHS = {"7.0", "7.5", "8.0", "8.6", "8.9", "9.0"}, and "GPUs
+# with compute capability below 7.0 are not supported.", https://github.com/vllm-project/vllm/blob/v0.4.0/setup.py);
+# CMakeLists.txt since (CUDA_SUPPORTED_ARCHS starts at 7.0, at 7.5 for CUDA >= 12.8 builds,
+# https://github.com/vllm-project/vllm/blob/main/CMakeLists.txt). Checked 2026-12-04.
+_VLLM_MIN_CAPABILITY = 7.0
+_VLLM_NON_CUDA_DEVICES = {"cpu", "neuron", "tpu", "xpu", "hpu", "openvino"}
+_VLLM_GPU_EVIDENCE = (
+    "https://github.com/QwenLM/Qwen2.5/issues/218",  # qwen25-45: vLLM OpenAI server, Qwen1.5-14B-Chat-GPTQ-Int4, Tesla P40: "no kernel image is available"
+    "https://docs.vllm.ai/en/v0.4.2/getting_started/installation.html",
+    "https://github.com/vllm-project/vllm/issues/1431",
+)
+
+
+# Indexes that serve vLLM's own builds: PyPI and its public mirrors, the PyTorch/NVIDIA indexes, vLLM's wheels.
+_VLLM_STOCK_INDEX = re.compile(
+    r"^https?://(?:[\w.-]+\.)?(?:pypi\.org|pythonhosted\.org|download\.pytorch\.org|pypi\.nvidia\.com|"
+    r"wheels\.vllm\.ai|mirrors\.aliyun\.com|pypi\.tuna\.tsinghua\.edu\.cn|mirrors\.tuna\.tsinghua\.edu\.cn|"
+    r"mirrors\.cloud\.tencent\.com|pypi\.mirrors\.ustc\.edu\.cn|mirrors\.ustc\.edu\.cn|repo\.huaweicloud\.com|"
+    r"mirrors\.bfsu\.edu\.cn|mirror\.baidu\.com|mirrors\.163\.com)(?:[:/]|$)", re.I)
+
+
+def _vllm_custom_build(stack: Stack, path: str) -> bool:
+    """A vLLM installed from a URL or a local path, or next to a third-party index (community builds
+    for Pascal GPUs are published that way), may be built for other GPUs."""
+    for s in stack.environment(path):
+        if not s.get("vllm"):
+            continue
+        if any(c.url for c in s.get("vllm")):
+            return True
+        if any(not _VLLM_STOCK_INDEX.match(str(st.value).strip()) for st in s.index_urls):
+            return True
+    return False
+
+
+@check(code="SL120", name="vllm-on-gpu-below-compute-capability-7", severity="error",
+       category="Environment Compatibility Issues", subcategory="System Architecture Compatibility",
+       summary="A vLLM launch targets an NVIDIA GPU below compute capability 7.0 (Pascal or older), for which vLLM's CUDA kernels are not built.",
+       evidence=_VLLM_GPU_EVIDENCE)
+def vllm_on_gpu_below_compute_capability_7(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For every vLLM launch (`vllm serve`, `python -m vllm.entrypoints.openai.api_server`, `LLM(...)`,
+    the vllm-openai image) whose target GPU is known (`--gpu`, `[tool.stacklint.target] gpu`, a node
+    selector or SkyPilot accelerator in the job's file), compares the GPU's compute capability with
+    7.0, the lowest NVIDIA architecture vLLM is built for (Volta; from CUDA 12.8 builds on, Turing).
+
+    ## Why is this bad?
+    vLLM's custom CUDA kernels (paged attention, cache, quantisation kernels) carry no code for
+    Pascal and older GPUs (P40, P100, P4, GTX 10xx, K80): the server loads the weights and then fails
+    with `RuntimeError: CUDA error: no kernel image is available for execution on the device` on the
+    first forward pass (building from source stops with "GPUs with compute capability below 7.0 are
+    not supported."). vLLM's requirements state "GPU: compute capability 7.0 or higher".
+
+    ## Example
+    ```sh
+    # target GPU: Tesla P40 (compute capability 6.1)
+    python -m vllm.entrypoints.openai.api_server --model Qwen/Qwen1.5-14B-Chat-GPTQ-Int4
+    ```
+
+    ## Use instead
+    ```sh
+    # serve on a Volta/Turing or newer GPU (V100, T4, A10, A100, ...), or on the Pascal GPU with an
+    # engine that supports it (transformers, llama.cpp)
+    ```
+
+    ## Known false alarms
+    Third-party vLLM builds for `sm_6x` exist (published on their own package index). A vLLM
+    installed from a URL or a local path, or by an install set that names an index other than PyPI
+    (and its mirrors), the PyTorch/NVIDIA indexes or vLLM's own, is not reported; a custom build
+    installed by other means is not recognised. Jobs run with
+    `--device cpu` (or another non-CUDA device), AMD GPUs and unknown GPUs are not judged.
+    """
+    from stacklint.checks.serving import _where, as_float, job_setting, target_gpu
+
+    for job in stack.serving_jobs():
+        if job.framework != "vllm":
+            continue
+        dev = job_setting(stack, job, "device")
+        if dev is not None and str(dev.value).strip().lower() in _VLLM_NON_CUDA_DEVICES:
+            continue
+        tg = target_gpu(stack, job)
+        if tg is None:
+            continue
+        gs, rec = tg
+        if rec.get("vendor") != "nvidia":
+            continue
+        cap = as_float(rec.get("compute_capability"))
+        if cap is None or cap >= _VLLM_MIN_CAPABILITY:
+            continue
+        if _vllm_custom_build(stack, job.location.path):
+            continue
+        arch = rec.get("architecture") or "pre-Volta"
+        yield Finding(
+            "SL120", job.location,
+            f"vLLM is launched for the target GPU {rec['name']} ({_where(gs.location)}), a {arch} GPU of "
+            f"compute capability {cap:g}; vLLM's CUDA kernels are built for compute capability "
+            f"{_VLLM_MIN_CAPABILITY:.1f} and newer only, so the first forward pass fails with \"CUDA error: no "
+            f"kernel image is available for execution on the device\"",
+            hint="serve on a GPU of compute capability 7.0 or newer (V100, T4, A10, A100, ...), or use an engine "
+                 "that runs on this GPU (transformers, llama.cpp)",
+            related=(Related(gs.location, f"GPU {rec['name']}: compute capability {cap:g}"),),
+            key=f"vllm-cc|{rec['name']}")

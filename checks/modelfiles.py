@@ -1,7 +1,8 @@
 """Model files: LFS pointers, safetensors headers, shard indexes, corrupt configs (SL9xx)."""
 from __future__ import annotations
 
-from typing import Dict, Iterator
+import re
+from typing import Dict, Iterator, Optional
 
 from stacklint.findings import Finding, Location
 from stacklint.model import ModelDir, Stack
@@ -76,8 +77,7 @@ def model_config_not_valid_json(stack: Stack) -> Iterator[Finding]:
 @check(code="SL902", name="git-lfs-pointer-instead-of-file", severity="error",
        category="Model Corruption Issues", subcategory="Other File Corruptions",
        summary="A Git LFS pointer file sits where weights or tokenizer files should be.",
-       evidence=("https://github.com/meta-llama/llama/issues/478",
-                 "https://github.com/QwenLM/Qwen/issues/815"))
+       evidence=("https://github.com/meta-llama/llama/issues/478",))
 def git_lfs_pointer_instead_of_file(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports weights (`*.safetensors`, `pytorch_model.bin`), tokenizer files (`tokenizer.json`,
@@ -205,5 +205,76 @@ def weights_index_names_missing_shards(stack: Stack) -> Iterator[Finding]:
                       f"{len(present)} other shard(s) are present — the download is incomplete",
                       hint="download the missing shards (huggingface-cli download <repo> --include '*.safetensors')",
                       key=idx.path)
+
+
+# PyTorch checkpoint files (torch.save output) by name: Meta's consolidated shards, transformers'
+# pytorch_model.bin (and its shards), PEFT's adapter_model.bin.
+_TORCH_CKPT = re.compile(r"(?:^|/)(?:consolidated\.\d+\.pth|pytorch_model(?:-\d+-of-\d+)?\.bin|"
+                         r"adapter_model\.bin)$")
+
+
+def _torch_head_problem(head: bytes) -> Optional[str]:
+    """What the first bytes of a torch checkpoint are, when torch.load cannot read them; None when
+    they are a ZIP archive (torch >= 1.6), a tar archive (torch < 0.4) or a pickle stream
+    (legacy format), which torch.load accepts."""
+    import pickletools
+
+    if head.startswith(b"PK\x03\x04") or head[257:262] == b"ustar":
+        return None
+    if head[:1] and head[:1].decode("latin-1") in {op.code for op in pickletools.opcodes}:
+        return None
+    text = head.lstrip()[:64].lower()
+    if text.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:512].lower():
+        return "an HTML page"
+    if text.startswith(b"<?xml") or text.startswith(b"<error"):
+        return "an XML document (a storage error response)"
+    if text.startswith((b"{", b"[")):
+        return "JSON text"
+    shown = head[:8]
+    return f"the bytes {shown!r}, neither a ZIP archive nor a pickle stream"
+
+
+@check(code="SL905", name="torch-checkpoint-not-loadable", severity="error",
+       category="Model Corruption Issues", subcategory="Checkpoint Corruption",
+       summary="A consolidated.*.pth / pytorch_model.bin file that is not a PyTorch checkpoint (an HTML page or error response saved in its place).",
+       evidence=("https://github.com/meta-llama/codellama/issues/59",))
+def torch_checkpoint_not_loadable(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reads the first bytes of PyTorch checkpoint files (`consolidated.NN.pth`,
+    `pytorch_model.bin` and its shards, `adapter_model.bin`) and reports a non-empty file that is
+    neither a ZIP archive (what `torch.save` writes since torch 1.6), nor a legacy pickle stream,
+    nor an old tar checkpoint, and says what it is instead (an HTML page, an XML error response,
+    JSON).
+
+    ## Why is this bad?
+    `torch.load` falls back to the legacy unpickler on anything that is not a ZIP archive and
+    stops at the first byte: "_pickle.UnpicklingError: invalid load key, '<'". Meta's
+    `download.sh` and `wget` of an expired or mistyped signed URL save the server's HTML or XML
+    error page under the checkpoint's name, so `Llama.build()` / `from_pretrained` fail only at
+    load time, on the serving node.
+
+    ## Example
+    ```
+    CodeLlama-7b-Instruct/consolidated.00.pth   # 16 KB: <!DOCTYPE html> ... 403 Forbidden
+    ```
+
+    ## Use instead
+    Delete the file and download it again with a fresh link; compare sizes (or `md5sum -c
+    checklist.chk` for Meta checkpoints) before loading.
+
+    ## Known false alarms
+    Empty files are taken as placeholders and are not reported; Git LFS pointers are SL902's.
+    """
+    for path, blob in sorted(stack.blobs.items()):
+        if not _TORCH_CKPT.search(path) or blob.size == 0 or blob.lfs_pointer:
+            continue
+        what = _torch_head_problem(blob.head)
+        if what is None:
+            continue
+        yield Finding("SL905", Location(path, 1, 1),
+                      f"{path} ({blob.size} bytes) is not a PyTorch checkpoint: it holds {what}; "
+                      f"torch.load fails on it (\"invalid load key\")",
+                      hint="delete it and download the checkpoint again, then check its size or checksum",
+                      key=path)
 
 

@@ -1,7 +1,7 @@
 """Fine-tuning configuration, precision, quantisation (SL2xx, SL3xx), launch arithmetic (SL5xx) and
 GPU memory of training jobs (SL7xx).
 
-SL201/SL202/SL301/SL501 are preview rules: implemented and unit-tested, but no record of the failure
+SL201/SL202/SL501 are preview rules: implemented and unit-tested, but no record of the failure
 dataset has been found as their evidence yet (they cite the projects' own sources), so they run only
 with ``--preview``.
 """
@@ -231,11 +231,15 @@ def _fa2_settings(job: Job) -> Iterator[Setting]:
             yield s
 
 
-@check(code="SL301", name="bf16-or-flash-attention-on-gpu-without-it", severity="error",
-       category="Data and Computation Issues", subcategory="Numerical Computation and Precision Issues",
+@check(code="SL121", name="bf16-or-flash-attention-on-gpu-without-it", severity="error",
+       category="Environment Compatibility Issues", subcategory="System Architecture Compatibility",
        summary="The job requests bf16 or FlashAttention-2 on a target GPU that lacks it (V100, T4, ...).",
-       evidence=("https://github.com/vllm-project/vllm/issues/1157",
-                 "https://github.com/vllm-project/vllm/issues/946"), preview=True)
+       evidence=(
+           # qwen1-176: Qwen-7B-Chat (config use_flash_attn "auto") with flash-attn installed on a
+           # pre-Ampere GPU: "RuntimeError: FlashAttention only supports Ampere GPUs or newer."
+           "https://github.com/QwenLM/Qwen/issues/1019",
+           "https://github.com/vllm-project/vllm/issues/1157",
+           "https://github.com/vllm-project/vllm/issues/946"))
 def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]:
     """## What it does
     When the target GPU is known (`--gpu`, `[tool.stacklint] gpu`, a k8s node selector or a Slurm
@@ -243,6 +247,9 @@ def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]
     (`bf16: true`, DeepSpeed `bf16.enabled`, accelerate `mixed_precision: bf16`, vLLM
     `--dtype bfloat16`) or FlashAttention-2 (`flash_attention: true`, `flash_attn: fa2`,
     `attn_implementation="flash_attention_2"`) on a GPU without it (compute capability < 8.0).
+    Also a Qwen (first series) model directory whose `config.json` has `use_flash_attn` `"auto"`
+    or `true` in a stack that installs flash-attn 2: its remote code then imports flash-attn and
+    runs it on that GPU.
 
     ## Why is this bad?
     transformers raises "Your setup doesn't support bf16/gpu", vLLM raises "Bfloat16 is only
@@ -264,6 +271,7 @@ def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]
     ## Known false alarms
     Nothing is reported when the GPU is unknown; `bf16: auto` is not reported.
     """
+    yield from _qwen_auto_flash_attention(stack)
     for job in stack.jobs:
         gpus = job_gpus(stack, job.location.path)
         if not gpus:
@@ -276,7 +284,7 @@ def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]
             gs, rec = lacking[0]
             for s in settings:
                 yield Finding(
-                    "SL301", s.location,
+                    "SL121", s.location,
                     f"{label} requested ({s.location.path}:{s.location.line}) but the target GPU {rec['name']} "
                     f"({_gpu_where(gs)}, compute capability {rec.get('compute_capability')}) does not support it "
                     f"— use fp16" + (" / --dtype half" if job.kind == "serving" else "") if feature == "bf16" else
@@ -285,6 +293,56 @@ def bf16_or_flash_attention_on_gpu_without_it(stack: Stack) -> Iterator[Finding]
                     f"— use sdpa attention",
                     related=(Related(gs.location, f"target GPU {gs.value}"),) if gs.location.path != "--gpu" else (),
                     key=f"{feature}|{rec['name']}")
+
+
+def _qwen_auto_flash_attention(stack: Stack) -> Iterator[Finding]:
+    """Qwen-1 remote code (modeling_qwen.py) turns `use_flash_attn: "auto"` into True whenever it
+    runs in fp16/bf16 (always, on a GPU) and then uses flash-attn if it can import it: with
+    flash-attn 2 installed, a pre-Ampere GPU fails at the first forward pass."""
+    from stacklint.checks._common import V, allowed, fmt_loc
+    from stacklint.discover import unique
+    from stacklint.knowledge import packages
+
+    fa_releases = tuple(packages.releases("flash-attn"))
+    seen = set()
+    for ref in stack.models:
+        md = ref.local
+        if md is None or md.config is None or md.config.path in seen:
+            continue
+        mt = md.model_type
+        if mt != "qwen":
+            continue
+        ufa = ref.config_value("use_flash_attn")
+        if ufa is None:
+            continue
+        value, where = ufa
+        if not (value is True or (isinstance(value, str) and value.strip().lower() in ("auto", "true"))):
+            continue
+        gpus = job_gpus(stack, ref.location.path)
+        lacking = [(g, rec) for g, rec in gpus if rec.get("flash_attention_2") is False]
+        if not gpus or len(lacking) != len(gpus):
+            continue
+        fa2 = None
+        for env_path in unique([ref.location.path, md.config.path]):
+            for inst in stack.environment(env_path):
+                for c in inst.get("flash-attn"):
+                    adm = allowed(c, fa_releases)
+                    if adm and V(adm[-1]) is not None and V(adm[-1]) >= V("2.0.0"):  # pip takes the newest
+                        fa2 = fa2 or c
+        if fa2 is None:
+            continue
+        seen.add(md.config.path)
+        gs, rec = lacking[0]
+        yield Finding(
+            "SL121", where,
+            f"use_flash_attn {value!r} in {md.config.path}: Qwen's remote code runs flash-attn, and "
+            f"{fa2.raw.strip()} ({fmt_loc(fa2)}) installs FlashAttention-2, which the target GPU {rec['name']} "
+            f"({_gpu_where(gs)}, compute capability {rec.get('compute_capability')}) does not support "
+            f"— \"RuntimeError: FlashAttention only supports Ampere GPUs or newer\" at the first forward pass",
+            hint='set "use_flash_attn": false in config.json (or do not install flash-attn on this GPU)',
+            related=(Related(fa2.location, "installs FlashAttention-2"),)
+            + ((Related(gs.location, f"target GPU {gs.value}"),) if gs.location.path != "--gpu" else ()),
+            key=f"qwen-fa|{rec['name']}")
 
 
 # -- DeepSpeed batch arithmetic ------------------------------------------------------------
@@ -412,7 +470,9 @@ def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]
         if job.framework != "torchrun" or job.command is None:
             continue
         nproc = job.get("nproc_per_node")
-        n = as_int(nproc.value) if nproc is not None else None
+        # written after the script, the flag is the script's: torchrun starts its default of 1 process
+        misplaced = nproc is not None and _launcher_setting(job, "nproc_per_node") is None
+        n = 1 if misplaced else (as_int(nproc.value) if nproc is not None else None)
         if n is None:
             continue
         hit = cmdline.script_of(job.command)
@@ -426,6 +486,8 @@ def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]
         if mp is None or mp[0] == n:
             continue
         remedy = f"use --nproc_per_node {mp[0]}"
+        if misplaced:
+            remedy = f"move --nproc_per_node {mp[0]} before {hit[0].text}"
         related = (Related(ckpt.location, f"checkpoint MP={mp[0]}"),)
         vis = launch_visible_gpus(stack, job)
         if vis is not None and 0 < vis[0] < mp[0]:
@@ -434,9 +496,12 @@ def nproc_per_node_differs_from_checkpoint_mp(stack: Stack) -> Iterator[Finding]
                       f"({vis[2]}, {vis[1].path}:{vis[1].line}) "
                       f"— run it on {mp[0]} GPUs or use its Hugging Face conversion")
             related += (Related(vis[1], vis[2]),)
+        what = (f"--nproc_per_node {nproc.value} comes after {hit[0].text} ({nproc.location.path}:"
+                f"{nproc.location.line}), so it is passed to the script and torchrun starts 1 process,"
+                if misplaced else f"--nproc_per_node {n} ({nproc.location.path}:{nproc.location.line})")
         yield Finding(
             "SL502", nproc.location,
-            f"--nproc_per_node {n} ({nproc.location.path}:{nproc.location.line}) but --ckpt_dir {ckpt.value} "
+            f"{what} but --ckpt_dir {ckpt.value} "
             f"({ckpt.location.path}:{ckpt.location.line}) has MP={mp[0]} ({mp[1]}) — Llama.build asserts "
             f"\"Loading a checkpoint for MP={mp[0]} but world size is {n}\"; {remedy}",
             related=related, key=f"{ckpt.value}|{n}")
@@ -1241,3 +1306,687 @@ def zero_model_states_exceed_gpu_memory(stack: Stack) -> Iterator[Finding]:
             hint="offload the optimizer (and parameters) to CPU, use LoRA, or add GPUs",
             related=(Related(job.model.location, f"base model {job.model.ref}"),),
             key=f"{job.model.ref}|{stage}|{n}|{rec['name']}")
+
+
+# -- Q-LoRA of a Qwen (1) base checkpoint with Qwen's finetune.py ------------------------------------
+
+# The base (pre-trained, not chat) checkpoints of the first Qwen series, by their published names
+# (Qwen/Qwen-7B, qwen/Qwen-14B on ModelScope, or a local copy under the same directory name).
+_QWEN1_BASE = re.compile(r"(?i)^qwen-(1_8b|7b|14b|72b)$")
+
+
+def _qwen1_base_name(stack: Stack, job: Job) -> Optional[str]:
+    """The published name of a Qwen (1) base checkpoint the job fine-tunes, or None."""
+    if job.model is None or not isinstance(job.model.ref, str):
+        return None
+    ref = job.model.ref.strip().rstrip("/")
+    if not ref or "$" in ref or "{" in ref:
+        return None
+    md = job.model.local
+    if md is not None and md.config is not None and isinstance(md.config.data, dict):
+        data = md.config.data
+        if data.get("model_type") != "qwen" or data.get("quantization_config") is not None:
+            return None  # not Qwen (1), or an already quantized (chat Int4/Int8) checkpoint
+    name = ref.rsplit("/", 1)[-1]
+    return name if _QWEN1_BASE.match(name) else None
+
+
+@check(code="SL206", name="qwen-qlora-from-base-model", severity="warning",
+       category="Configuration and Parameter Setting Errors", subcategory="Fine-tuning Configuration Error",
+       summary="Qwen's finetune.py runs Q-LoRA (--q_lora) on a Qwen base checkpoint, whose ChatML control tokens then stay untrained.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/622", "https://github.com/QwenLM/Qwen/issues/608"))
+def qwen_qlora_from_base_model(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports a training launch of Qwen's `finetune.py` (`--use_lora --q_lora`, the
+    `finetune_qlora_*.sh` scripts of the Qwen repository) whose `--model_name_or_path` is a base
+    checkpoint of the first Qwen series (`Qwen-1_8B`, `Qwen-7B`, `Qwen-14B`, `Qwen-72B`) instead of
+    a chat Int4 checkpoint (`Qwen-14B-Chat-Int4`).
+
+    ## Why is this bad?
+    `finetune.py` formats every sample in ChatML, which ends each turn with `<|im_end|>`. A base
+    checkpoint has never learned `<|im_start|>` / `<|im_end|>`: their embedding and output rows
+    are untrained. For plain LoRA the script therefore also trains `wte` and `lm_head` of a base
+    model, but under Q-LoRA it trains neither (`modules_to_save = None`). The special tokens stay
+    untrained, so the tuned model cannot emit `<|im_end|>`: it runs on to `max_new_tokens`,
+    switching languages and printing `<|extra_N|>` tokens. The Qwen README: "For Q-LoRA, we advise
+    you to load our provided quantized model, e.g., Qwen-7B-Chat-Int4. You SHOULD NOT use the bf16
+    models."
+
+    ## Example
+    ```sh
+    MODEL="Qwen/Qwen-14B"
+    python finetune.py --model_name_or_path $MODEL --fp16 True --use_lora --q_lora ...
+    ```
+
+    ## Use instead
+    ```sh
+    MODEL="Qwen/Qwen-14B-Chat-Int4"     # Q-LoRA starts from the chat Int4 checkpoint
+    python finetune.py --model_name_or_path $MODEL --fp16 True --use_lora --q_lora ...
+    # or: LoRA of the base model (no --q_lora), which trains wte and lm_head as well
+    ```
+
+    ## Known false alarms
+    The base model is recognised by its published name only (`Qwen-14B`, or a directory of that
+    name whose `config.json` is an unquantized Qwen model). A base model copied under another name
+    is not reported.
+    """
+    for job in stack.training_jobs():
+        q = job.get("q_lora")
+        if q is None or not is_true(q.value):
+            continue
+        use = job.get("use_lora")  # finetune.py applies --q_lora only together with --use_lora
+        if use is None or not is_true(use.value):
+            continue
+        name = _qwen1_base_name(stack, job)
+        if name is None:
+            continue
+        assert job.model is not None
+        org = job.model.ref.strip().rstrip("/").rsplit("/", 1)
+        chat = f"{org[0]}/{name}-Chat-Int4" if len(org) == 2 and not job.model.ref.startswith((".", "/")) \
+            else f"Qwen/{name}-Chat-Int4"
+        yield Finding(
+            "SL206", q.location,
+            f"Q-LoRA (--q_lora, {q.location.path}:{q.location.line}) of the Qwen base checkpoint "
+            f"{job.model.ref}: finetune.py trains no wte/lm_head under Q-LoRA, so the ChatML tokens "
+            f"<|im_start|>/<|im_end|> it trains on, untrained in a base model, stay untrained and the "
+            f"tuned model never emits <|im_end|> (it runs on to max_new_tokens)",
+            hint=f"start Q-LoRA from the chat Int4 checkpoint ({chat}), or use LoRA without --q_lora, "
+                 f"which trains wte and lm_head of a base model",
+            related=(Related(job.model.location, f"base checkpoint {job.model.ref}"),),
+            key=f"{name.lower()}|{job.framework}")
+
+
+# -- Meta reference checkpoints: weights and KV cache per GPU ----------------------------------
+
+# Shape of Meta's reference checkpoints by the size tag of their directory: parameters (the smallest
+# release of that tag: LLaMA 1, Llama 2, Code Llama, Llama 3 / 3.1), layers and the key/value width
+# (n_kv_heads x head_dim) that sizes the KV cache. From the params.json of each release.
+_REF_SHAPE = {
+    "7b": (6.738e9, 32, 4096),    # LLaMA-7B, Llama-2-7b, CodeLlama-7b
+    "8b": (8.030e9, 32, 1024),    # Meta-Llama-3(.1)-8B: 8 KV heads
+    "13b": (13.015e9, 40, 5120),  # LLaMA-13B, Llama-2-13b, CodeLlama-13b
+    "30b": (32.528e9, 60, 6656),  # LLaMA-33B ("30B" in the first release)
+    "33b": (32.528e9, 60, 6656),
+    "34b": (33.743e9, 48, 1024),  # CodeLlama-34b: 8 KV heads
+    "65b": (65.2e9, 80, 8192),    # LLaMA-65B
+    "70b": (68.976e9, 80, 1024),  # Llama-2-70b, Meta-Llama-3-70B: 8 KV heads
+}
+
+
+def _ref_size(ckpt: str) -> Optional[str]:
+    """The size tag of a Meta reference checkpoint directory (``llama-2-70b-chat/``, ``models/13B``)."""
+    import posixpath
+
+    m = _META_DIR.search(ckpt.rstrip("/"))
+    if m is None:
+        return None
+    if not re.search(r"(?i)llama", ckpt) and posixpath.basename(ckpt.rstrip("/")).lower() != m.group(1).lower():
+        return None
+    return m.group(1).lower()
+
+
+def _launched_script(stack: Stack, job: Job, script: str) -> Any:
+    """The parsed Python file a launch line runs, when it is in the scanned tree."""
+    import posixpath
+
+    from stacklint.discover import dirname
+
+    if not script.endswith(".py") or script.startswith("/") or "$" in script:
+        return None
+    base = dirname(job.location.path)
+    path = posixpath.normpath(posixpath.join(base, script)) if base != "." else posixpath.normpath(script)
+    return next((d for d in stack.scripts if d.path == path), None)
+
+
+def _script_model_args(stack: Stack, job: Job, script: str) -> Dict[str, Tuple[int, Location]]:
+    """Literal max_batch_size / max_seq_len keywords of ``ModelArgs(...)`` or ``Llama.build(...)`` in the
+    launched script (the first LLaMA example.py hard-coded ``ModelArgs(max_seq_len=1024, max_batch_size=32)``)."""
+    doc = _launched_script(stack, job, script)
+    out: Dict[str, Tuple[int, Location]] = {}
+    if doc is None:
+        return out
+    for call in doc.calls:
+        if call.short not in ("ModelArgs", "build") or (call.short == "build" and "Llama" not in call.name):
+            continue
+        for key in ("max_batch_size", "max_seq_len"):
+            a = call.kwargs.get(key)
+            if a is not None and isinstance(a.value, int) and not isinstance(a.value, bool) and a.value > 0:
+                out.setdefault(key, (a.value, Location(doc.path, a.line or call.line, a.col or call.col)))
+    return out
+
+
+@check(code="SL740", name="reference-checkpoint-exceeds-gpu-memory", severity="error",
+       category="Hardware and Resource Limitations", subcategory="GPU Memory Insufficiency",
+       summary="Each rank of a Meta reference Llama launch needs more GPU memory (fp16 weight shard + KV cache) than the target GPU has.",
+       evidence=("https://github.com/meta-llama/llama/issues/918",
+                 "https://github.com/meta-llama/llama/issues/913",
+                 "https://github.com/meta-llama/llama/issues/466",
+                 "https://github.com/meta-llama/llama/issues/455",
+                 "https://github.com/meta-llama/llama/issues/954"))
+def reference_checkpoint_exceeds_gpu_memory(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For a `torchrun ... --ckpt_dir DIR` launch of Meta's reference code (`llama`, `llama3`,
+    `codellama` example scripts) whose checkpoint size is told by its directory name (`7B`,
+    `llama-2-70b-chat`, `CodeLlama-34b-Instruct`, `Meta-Llama-3-8B-Instruct`) and whose target GPU
+    is known (`--gpu`, `[target] gpu`), adds what `Llama.build` puts on every GPU before the first
+    token: the rank's 16-bit weight shard (parameters × 2 bytes / model-parallel size) and the KV
+    cache it allocates up front, 2 × layers × `--max_batch_size` × `--max_seq_len` × KV width / MP
+    × 2 bytes (sizes from the command line, else from literal `ModelArgs(max_seq_len=...,
+    max_batch_size=...)` / `Llama.build(...)` keywords of the launched script when it is in the
+    tree). It reports the launch when that alone is more than the GPU's memory (read as GiB).
+    The arithmetic is in the message.
+
+    ## Why is this bad?
+    The reference code has no offloading and no quantisation: each process loads its whole
+    `consolidated.NN.pth` shard in fp16/bf16 onto its GPU and allocates the full cache in the
+    model's constructor, so `Llama.build` dies with `torch.cuda.OutOfMemoryError: CUDA out of
+    memory` on every rank (a 7B model needs ~12.6 GiB of weights, more than a 12 GB card; each
+    of the 8 shards of a 70B model needs ~16.1 GiB, more than a 16 GB V100). More GPUs do not
+    help: the model-parallel size is fixed by the checkpoint (SL502).
+
+    ## Example
+    ```sh
+    # stacklint.toml: [target] gpu = "V100-16GB", gpu-count = 8
+    torchrun --nproc_per_node 8 example_chat_completion.py --ckpt_dir llama-2-70b-chat/ --tokenizer_path tokenizer.model
+    ```
+
+    ## Use instead
+    ```sh
+    # GPUs with more memory ([target] gpu = "A100-40GB"), or the Hugging Face conversion
+    # (llama-2-70b-chat-hf) loaded 8-/4-bit with device_map="auto"
+    torchrun --nproc_per_node 8 example_chat_completion.py --ckpt_dir llama-2-70b-chat/ --tokenizer_path tokenizer.model
+    ```
+
+    ## Known false alarms
+    Nothing is reported when the GPU or the checkpoint size is unknown, for Hugging Face
+    conversions (`*-hf`), or for computed paths. The figure is a lower bound (CUDA context,
+    activations and the rope table are not counted; a `--max_batch_size` / `--max_seq_len` not
+    given on the command line or as a literal in the script counts as 1), so a launch it accepts
+    may still run out of memory.
+    """
+    from stacklint import cmdline
+
+    for job in stack.training_jobs():
+        if job.framework != "torchrun" or job.command is None:
+            continue
+        hit = cmdline.script_of(job.command)
+        if hit is None:
+            continue
+        args, _ = cmdline.parse_flags(hit[1], "torchrun", job.location.path)
+        ckpt = args.get("ckpt_dir")
+        if ckpt is None or not isinstance(ckpt.value, str):
+            continue
+        mp = _launch_ckpt_mp(stack, job, hit[0].text, args)
+        size = _ref_size(ckpt.value)
+        if mp is None or mp[0] <= 0 or size is None or size not in _REF_SHAPE:
+            continue
+        gpus = [g for g in job_gpus(stack, job.location.path) if isinstance(g[1].get("memory_gb"), (int, float))]
+        if not gpus:
+            continue
+        gs, rec = min(gpus, key=lambda g: g[1]["memory_gb"])
+        mem = float(rec["memory_gb"]) * 2 ** 30
+        params, layers, kv = _REF_SHAPE[size]
+        n = mp[0]
+        weights = params * 2 / n
+        dims: Dict[str, int] = {}
+        where: Dict[str, str] = {}
+        lit = _script_model_args(stack, job, hit[0].text)
+        for key in ("max_batch_size", "max_seq_len"):
+            s = args.get(key)
+            v = as_int(s.value) if s is not None else None
+            if v is not None and v > 0:
+                dims[key], where[key] = v, f"--{key} {v}"
+            elif s is None and key in lit:
+                dims[key] = lit[key][0]
+                where[key] = f"{key}={lit[key][0]} at {lit[key][1].path}:{lit[key][1].line}"
+            else:
+                dims[key] = 1
+        per_seq = 2 * layers * dims["max_seq_len"] * kv / n * 2
+        cache = per_seq * dims["max_batch_size"]
+        if weights + cache <= mem:
+            continue
+        gib = 2 ** 30
+        cache_txt = ""
+        if where:
+            cache_txt = (f" + {cache / gib:.2f} GiB of KV cache ("
+                         f"{where.get('max_batch_size', 'max_batch_size 1')} × {where.get('max_seq_len', 'max_seq_len 1')})")
+        split = f" / MP {n}" if n > 1 else ""
+        if weights <= mem and per_seq > 0 and int((mem - weights) // per_seq) >= 1:
+            hint = (f"set max_batch_size to at most {int((mem - weights) // per_seq)} (or lower max_seq_len), "
+                    f"or use GPUs with more memory")
+        else:
+            hint = ("use GPUs with more memory, or the Hugging Face conversion of the checkpoint loaded "
+                    "8-/4-bit (or offloaded) with transformers")
+        yield Finding(
+            "SL740", ckpt.location,
+            f"--ckpt_dir {ckpt.value} ({ckpt.location.path}:{ckpt.location.line}) is Meta's {size.upper()} reference "
+            f"checkpoint: ~{params / 1e9:.1f}B parameters × 2 bytes{split} = {weights / gib:.2f} GiB of weights per GPU"
+            f"{cache_txt}, more than the {rec['memory_gb']:g} GB of one {rec['name']} ({_gpu_where(gs)}) — "
+            f"building the model runs out of GPU memory on every rank",
+            hint=hint,
+            related=(Related(gs.location, f"target GPU {gs.value}"),) if gs.location.path != "--gpu" else (),
+            key=f"{ckpt.value}|{n}|{rec['name']}")
+
+
+# -- Meta reference example scripts: prompts per call vs --max_batch_size ----------------------
+
+_REF_BATCH_CALLS = ("chat_completion", "text_completion", "text_infilling")
+
+
+@check(code="SL220", name="prompt-batch-exceeds-max-batch-size", severity="error",
+       category="Configuration and Parameter Setting Errors", subcategory="Inference Configuration Error",
+       summary="A Meta reference Llama script passes more prompts to one generate call than the --max_batch_size it is launched with.",
+       evidence=("https://github.com/meta-llama/llama/issues/654",))
+def prompt_batch_exceeds_max_batch_size(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For a `torchrun SCRIPT.py ... --max_batch_size N` launch whose script is in the scanned tree
+    and builds Meta's reference model (`Llama.build`), counts the prompts of each literal list the
+    script passes to `generator.chat_completion(...)`, `text_completion(...)` or
+    `text_infilling(...)` (the `dialogs` / `prompts` / `instructions` of the `llama`, `llama3` and
+    `codellama` example scripts) and reports the launch when one call gets more than N.
+
+    ## Why is this bad?
+    `Llama.build` sizes the KV cache for `max_batch_size` sequences, and `Llama.generate`
+    asserts `bsz <= params.max_batch_size`: the run loads the whole checkpoint and then dies with
+    `AssertionError: (6, 4)`. The Llama 2 README once launched `example_chat_completion.py` (six
+    dialogs) with `--max_batch_size 4`, so copying it failed this way.
+
+    ## Example
+    ```sh
+    # example_chat_completion.py passes 6 dialogs to generator.chat_completion
+    torchrun --nproc_per_node 1 example_chat_completion.py --ckpt_dir llama-2-7b-chat/ \
+        --tokenizer_path tokenizer.model --max_seq_len 512 --max_batch_size 4
+    ```
+
+    ## Use instead
+    ```sh
+    torchrun --nproc_per_node 1 example_chat_completion.py --ckpt_dir llama-2-7b-chat/ \
+        --tokenizer_path tokenizer.model --max_seq_len 512 --max_batch_size 6
+    ```
+
+    ## Known false alarms
+    Only literal lists passed straight to the call are counted; scripts that build or split the
+    prompt list at run time, scripts outside the scanned tree, and launches without
+    `--max_batch_size` are not judged.
+    """
+    import posixpath
+
+    from stacklint import cmdline
+    from stacklint.discover import dirname
+
+    scripts = {d.path: d for d in stack.scripts}
+    for job in stack.training_jobs():
+        if job.framework != "torchrun" or job.command is None:
+            continue
+        hit = cmdline.script_of(job.command)
+        if hit is None or not hit[0].text.endswith(".py") or hit[0].text.startswith("/") or "$" in hit[0].text:
+            continue
+        args, _ = cmdline.parse_flags(hit[1], "torchrun", job.location.path)
+        mb = args.get("max_batch_size")
+        n = as_int(mb.value) if mb is not None else None
+        if mb is None or n is None or n <= 0:
+            continue
+        base = dirname(job.location.path)
+        path = posixpath.normpath(posixpath.join(base, hit[0].text)) if base != "." else posixpath.normpath(hit[0].text)
+        doc = scripts.get(path)
+        if doc is None or not any(c.short == "build" and "Llama" in c.name for c in doc.calls):
+            continue
+        for call in doc.calls:
+            if call.short not in _REF_BATCH_CALLS or not call.args or not isinstance(call.args[0].value, list):
+                continue
+            bsz = len(call.args[0].value)
+            if bsz <= n:
+                continue
+            yield Finding(
+                "SL220", mb.location,
+                f"--max_batch_size {n} ({mb.location.path}:{mb.location.line}) but {path}:{call.line} passes "
+                f"{bsz} prompts to {call.short}() in one call — Llama.generate asserts bsz <= max_batch_size "
+                f"(AssertionError: ({bsz}, {n})) after the checkpoint has loaded",
+                hint=f"launch with --max_batch_size {bsz} (or more), or pass at most {n} prompts per call",
+                related=(Related(Location(path, call.line, call.col), f"{bsz} prompts in one {call.short}() call"),),
+                key=f"{path}|{call.line}|{n}")
+            break
+
+
+# -- pretraining_tp > 1 under bitsandbytes quantisation ---------------------------------------
+
+# transformers' LlamaAttention/LlamaMLP split q/k/v/o and gate/up/down weight matrices into
+# `pretraining_tp` slices (`self.q_proj.weight.split(...)` then F.linear per slice) from 4.31.0
+# (2023-07-18, the Llama 2 release) until 4.47.0, which only warns that the field is deprecated
+# (checked in the 4.31.0, 4.46.0, 4.47.0 and 4.47.1 wheels: models/llama/modeling_llama.py).
+# bitsandbytes stores 4-bit weights flattened to (n, 1), so the slices are not matrices.
+_TP_SLICING = ("4.31.0", "4.47.0")
+_BNB_KW = ("load_in_4bit", "load_in_8bit")
+
+
+def _bnb_load_line(stack: Stack, ref: Any) -> Optional[Tuple[int, str]]:
+    """(line, how) of a bitsandbytes 4-/8-bit from_pretrained of ``ref`` in its script, else None."""
+    doc = next((d for d in stack.scripts if d.path == ref.location.path), None)
+    if doc is None:
+        return None
+    bnb = [c for c in doc.calls if c.short == "BitsAndBytesConfig" and any(
+        c.kwargs.get(k) is not None and c.kwargs[k].value is True for k in _BNB_KW)]
+    for call in doc.calls:
+        if call.short != "from_pretrained" or call.line != ref.location.line:
+            continue
+        for k in _BNB_KW:
+            if call.kwargs.get(k) is not None and call.kwargs[k].value is True:
+                return call.line, f"{k}=True"
+        if "quantization_config" in call.kwargs and bnb:
+            return call.line, f"quantization_config=BitsAndBytesConfig({', '.join(k + '=True' for k in _BNB_KW if any(c.kwargs.get(k) is not None and c.kwargs[k].value is True for c in bnb))})"
+    return None
+
+
+@check(code="SL221", name="pretraining-tp-with-bitsandbytes", severity="error",
+       category="Configuration and Parameter Setting Errors", subcategory="Inference Configuration Error",
+       summary="A Llama config.json sets pretraining_tp > 1 and the model is loaded in bitsandbytes 4-/8-bit under a transformers release that slices weights by it.",
+       evidence=("https://github.com/meta-llama/llama/issues/423",))
+def pretraining_tp_with_bitsandbytes(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports a local Llama model directory whose `config.json` sets `"pretraining_tp"` above 1
+    (the first Llama-2-13b/70b(-chat)-hf uploads had 2 and 8) when a script loads it with
+    `from_pretrained(..., load_in_4bit=True)` / `load_in_8bit=True` / a bitsandbytes
+    `quantization_config`, or a training job loads it with `quantization_bit` 4/8 or
+    `load_in_4bit`/`load_in_8bit`, and every transformers release the environment admits is one
+    that splits the attention and MLP weights into `pretraining_tp` slices (4.31.0 to 4.46.x).
+
+    ## Why is this bad?
+    With `pretraining_tp > 1`, `LlamaAttention`/`LlamaMLP` run `F.linear` on
+    `self.q_proj.weight.split(...)` slices. bitsandbytes keeps quantised weights flattened to
+    shape `(n, 1)`, so the first forward pass fails with `RuntimeError: mat1 and mat2 shapes
+    cannot be multiplied (52x8192 and 1x1024)`. The field only emulates Meta's pretraining
+    tensor parallelism; 1 gives the same model.
+
+    ## Example
+    ```json
+    {"model_type": "llama", "num_attention_heads": 64, "num_key_value_heads": 8, "pretraining_tp": 8}
+    ```
+    loaded with `AutoModelForCausalLM.from_pretrained(path, load_in_4bit=True)` and
+    `transformers==4.31.0`.
+
+    ## Use instead
+    `"pretraining_tp": 1` in `config.json` (or delete the key), or `model.config.pretraining_tp = 1`
+    before generating, or transformers >= 4.47.
+
+    ## Known false alarms
+    Hub ids (their config is not in the tree), environments without a transformers constraint, and
+    scripts that assign `pretraining_tp = 1` themselves are not reported.
+    """
+    from packaging.version import Version
+
+    from stacklint.checks._common import allowed
+    from stacklint.knowledge import architectures
+
+    rels = architectures.releases("transformers")
+    lo, hi = Version(_TP_SLICING[0]), Version(_TP_SLICING[1])
+    seen = set()
+    quant_jobs = {}
+    for job in stack.jobs:
+        if job.model is None:
+            continue
+        qb = as_int(job.value("quantization_bit"))
+        if qb in (4, 8):
+            quant_jobs[id(job.model)] = (job.get("quantization_bit"), f"quantization_bit: {qb}")
+        else:
+            for k in _BNB_KW:
+                s = job.get(k)
+                if s is not None and is_true(s.value):
+                    quant_jobs[id(job.model)] = (s, f"{k}: true")
+    for ref in stack.models:
+        md = ref.local
+        if md is None or md.config is None or not isinstance(md.config.data, dict) or md.model_type != "llama":
+            continue
+        tp = md.config.data.get("pretraining_tp")
+        if not isinstance(tp, int) or isinstance(tp, bool) or tp <= 1:
+            continue
+        load: Optional[Tuple[Location, str]] = None
+        if id(ref) in quant_jobs and quant_jobs[id(ref)][0] is not None:
+            s, how = quant_jobs[id(ref)]
+            load = (s.location, how)
+        else:
+            hit = _bnb_load_line(stack, ref)
+            if hit is not None:
+                load = (Location(ref.location.path, hit[0], 1), hit[1])
+        if load is None:
+            continue
+        tf = stack.texts.get(load[0].path)
+        if tf is not None and re.search(r"pretraining_tp\W{0,3}\s*[=:]\s*1\b", tf.text):
+            continue  # the loading file resets it itself
+        for s in stack.environment(ref.location.path):
+            for c in s.get("transformers"):
+                adm = allowed(c, rels)
+                if not adm or not all(lo <= Version(r) < hi for r in adm):
+                    continue
+                tploc = md.config.loc("pretraining_tp")
+                key = (tploc.path, c.location.path, c.location.line)
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield Finding(
+                    "SL221", tploc,
+                    f"\"pretraining_tp\": {tp} ({tploc.path}:{tploc.line}) with a bitsandbytes load ({load[1]}, "
+                    f"{load[0].path}:{load[0].line}) under transformers{c.specifier} "
+                    f"({c.location.path}:{c.location.line}) — transformers {_TP_SLICING[0]}..4.46 split the "
+                    f"attention/MLP weights into {tp} slices, which quantised (n, 1) weights are not: the first "
+                    f"forward fails with \"mat1 and mat2 shapes cannot be multiplied\"",
+                    hint="set \"pretraining_tp\": 1 in config.json (or delete it), or model.config.pretraining_tp = 1",
+                    related=(Related(load[0], f"bitsandbytes load ({load[1]})"),
+                             Related(c.location, f"transformers{c.specifier}")),
+                    key=f"{md.dir}|{c.location.path}:{c.location.line}")
+
+
+# -- DeepSpeed scheduler block vs the Trainer's lr_scheduler_type ------------------------------
+
+# Trainer schedules that decay the learning rate after warm-up (transformers SchedulerType).
+_DECAYING_SCHEDULES = frozenset({"linear", "cosine", "cosine_with_restarts", "polynomial", "inverse_sqrt",
+                                 "cosine_with_min_lr", "cosine_warmup_with_min_lr", "warmup_stable_decay"})
+
+
+def _trainer_schedule(job: Job) -> Optional[Tuple[Setting, Setting]]:
+    """(lr_scheduler_type, deepspeed config path) a Hugging Face Trainer job states explicitly:
+    the flags of a Trainer script launched from a shell file, or a LLaMA-Factory YAML."""
+    args = job.extra.get("script_args") or {}
+    if args:
+        sched, ds = args.get("lr_scheduler_type"), args.get("deepspeed")
+    elif job.framework == "llamafactory" and job.doc is not None and isinstance(job.doc.data, dict) \
+            and "lr_scheduler_type" in job.doc.data:
+        sched = Setting(job.doc.data["lr_scheduler_type"], job.doc.loc("lr_scheduler_type"), "lr_scheduler_type")
+        ds = job.get("deepspeed")
+    else:
+        return None
+    if sched is None or ds is None or not isinstance(sched.value, str) or not isinstance(ds.value, str):
+        return None
+    return sched, ds
+
+
+def _ds_doc_named(stack: Stack, job: Job, ref: str) -> Optional[Any]:
+    """The DeepSpeed JSON ``ref`` names, relative to the job's file or one of its ancestors."""
+    import posixpath
+
+    from stacklint.discover import dirname
+
+    if "$" in ref or not ref.endswith(".json"):
+        return None
+    d = dirname(job.location.path)
+    while True:
+        docs = stack.docs.get(_norm(d, ref))
+        if docs:
+            return docs[0]
+        if d == ".":
+            return None
+        d = posixpath.dirname(d) or "."
+
+
+@check(code="SL210", name="deepspeed-scheduler-overrides-lr-scheduler-type", severity="warning",
+       category="Configuration and Parameter Setting Errors", subcategory="Fine-tuning Configuration Error",
+       summary="A Trainer job asks for a decaying lr_scheduler_type, but its DeepSpeed config's WarmupLR scheduler replaces it and holds the learning rate constant after warm-up.",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/577",))
+def deepspeed_scheduler_overrides_lr_scheduler_type(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports a Hugging Face Trainer fine-tuning job (a Trainer script launched by torchrun /
+    deepspeed / accelerate / python with `--lr_scheduler_type`, or a LLaMA-Factory YAML) that asks
+    for a decaying schedule (`cosine`, `linear`, ...) while the DeepSpeed config it passes with
+    `--deepspeed` has a `"scheduler"` block of type `WarmupLR`.
+
+    ## Why is this bad?
+    When the DeepSpeed config has a `scheduler` entry, the Trainer does not build its own
+    scheduler: DeepSpeed's runs instead and `--lr_scheduler_type` is silently ignored. `WarmupLR`
+    ramps the learning rate up over the warm-up steps and then holds it at the peak for the rest of
+    training, so the cosine/linear decay never happens (the learning-rate curve stays flat at
+    `--learning_rate`). Qwen's own `finetune.sh` + `ds_config_zero3.json` ship this pair.
+
+    ## Example
+    ```
+    torchrun ... finetune.py --learning_rate 1e-5 --lr_scheduler_type "cosine" \\
+        --deepspeed ds_config_zero3.json
+    ds_config_zero3.json: "scheduler": {"type": "WarmupLR", "params": {"warmup_max_lr": "auto", ...}}
+    ```
+
+    ## Use instead
+    Delete the `"scheduler"` block from the DeepSpeed config, so that the Trainer builds the
+    schedule `--lr_scheduler_type` names (a DeepSpeed optimizer with a Trainer scheduler is a
+    supported pair), or pick a DeepSpeed scheduler that decays (`WarmupDecayLR`).
+
+    ## Known false alarms
+    None known. Not reported: `constant` / `constant_with_warmup` schedules (what WarmupLR does),
+    jobs that leave `lr_scheduler_type` at its default, and DeepSpeed schedulers other than WarmupLR.
+    """
+    for job in stack.training_jobs():
+        got = _trainer_schedule(job)
+        if got is None:
+            continue
+        sched, ds = got
+        name = sched.value.strip().strip("\"'").lower()
+        if name not in _DECAYING_SCHEDULES:
+            continue
+        doc = _ds_doc_named(stack, job, ds.value.strip().strip("\"'"))
+        if doc is None or not isinstance(doc.data, dict):
+            continue
+        block = doc.data.get("scheduler")
+        if not isinstance(block, dict) or str(block.get("type", "")).lower() != "warmuplr":
+            continue
+        sloc = doc.loc("scheduler", "type") if "type" in block else doc.loc("scheduler")
+        yield Finding(
+            "SL210", sched.location,
+            f"lr_scheduler_type \"{name}\" is ignored: the DeepSpeed config {doc.path} "
+            f"({ds.location.path}:{ds.location.line}) defines \"scheduler\": WarmupLR ({sloc.path}:{sloc.line}), "
+            f"which the Trainer runs instead of its own scheduler — WarmupLR holds the learning rate "
+            f"constant after warm-up, so it never decays",
+            hint=f"delete the \"scheduler\" block from {doc.path} (the Trainer then builds the {name} "
+                 f"schedule), or use a decaying DeepSpeed scheduler such as WarmupDecayLR",
+            related=(Related(sloc, "DeepSpeed WarmupLR scheduler"),
+                     Related(ds.location, f"DeepSpeed config {doc.path} named here")),
+            key=f"{sched.location.path}:{sched.location.line}|{doc.path}")
+
+
+# -- transformers 4.38.x Trainer logs DeepSpeed's tensor grad norm, which JSON cannot save ------
+
+# transformers 4.38.0-4.38.2 (trainer.py _inner_training_loop) set `grad_norm =
+# model.get_global_grad_norm()` under DeepSpeed and log it as is; 4.39.0 calls .item() on it
+# (huggingface/transformers#29568, which names QwenLM/Qwen#1115). DeepSpeed returns a tensor there
+# from 0.13.2 for ZeRO-1/2 (stage_1_and_2.py get_grad_norm_direct / scaled_global_norm) and from
+# 0.13.1 for ZeRO-3 (stage3.py); 0.12.6 / 0.13.1 (ZeRO-2) return Python floats (sdists on PyPI).
+_GRADNORM_TRANSFORMERS = ("4.38.0", "4.38.1", "4.38.2")
+_GRADNORM_FIXED = "4.39.0"
+_GRADNORM_DS_TENSOR = {1: "0.13.2", 2: "0.13.2", 3: "0.13.1"}
+_TRAINER_FRAMEWORKS = frozenset({"llamafactory", "axolotl", "transformers", "trl"})
+
+
+@check(code="SL117", name="transformers-438-deepspeed-grad-norm-not-serializable", severity="error",
+       category="Environment Compatibility Issues", subcategory="Dependency Library Compatibility",
+       summary="A Trainer job runs under DeepSpeed ZeRO with transformers 4.38.x, which logs DeepSpeed's grad-norm tensor and fails to save the trainer state as JSON.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/1115",
+                 "https://github.com/QwenLM/Qwen2.5/issues/124",
+                 "https://github.com/QwenLM/Qwen2.5/issues/118"))
+def transformers_438_deepspeed_grad_norm(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports the transformers requirement of a Hugging Face Trainer fine-tuning job (a Trainer
+    script launched with `--deepspeed ds.json`, `TrainingArguments(deepspeed=...)`, LLaMA-Factory,
+    axolotl) whose DeepSpeed config uses ZeRO stage 1, 2 or 3, when every transformers release
+    the job's environment admits is 4.38.0, 4.38.1 or 4.38.2 and the deepspeed requirement (if
+    any) admits a release that returns the gradient norm as a tensor (0.13.2+ for ZeRO-1/2,
+    0.13.1+ for ZeRO-3).
+
+    ## Why is this bad?
+    Under DeepSpeed, transformers 4.38 takes the gradient norm from
+    `model.get_global_grad_norm()` and logs it unconverted; current DeepSpeed returns a CUDA
+    tensor there. Training runs (the log shows `'grad_norm': tensor(0.0652, device='cuda:0')`),
+    but the first checkpoint save, or `trainer.save_state()` at the end, stops with "TypeError:
+    Object of type Tensor is not JSON serializable" in `TrainerState.save_to_json`, losing the
+    run. transformers 4.39.0 converts the tensor with `.item()`.
+
+    ## Example
+    ```
+    # requirements.txt: transformers==4.38.2, deepspeed
+    python finetune.py --model_name_or_path Qwen/Qwen-7B-Chat-Int4 --use_lora --q_lora \\
+        --deepspeed finetune/ds_config_zero2.json        # "zero_optimization": {"stage": 2}
+    ```
+
+    ## Use instead
+    `transformers>=4.39.0` (or `<4.38.0`), or pin deepspeed below the release that returns a
+    tensor (`deepspeed<0.13.2` for ZeRO-1/2).
+
+    ## Known false alarms
+    Only reported when the transformers pin admits nothing but 4.38.x and the DeepSpeed config is
+    in the tree; jobs with `--max_grad_norm 0` (no norm is computed) are skipped.
+    """
+    from stacklint.checks._common import V, allowed
+    from stacklint.knowledge import packages
+
+    tf_known: Any = None
+    ds_known: Any = None
+    seen: set = set()
+    for job in stack.training_jobs():
+        args = job.extra.get("script_args") or {}
+        if not args and job.framework not in _TRAINER_FRAMEWORKS:
+            continue
+        mgn = args.get("max_grad_norm") if args else job.get("max_grad_norm")
+        if mgn is not None and isinstance(mgn.value, (str, int, float)) and not isinstance(mgn.value, bool):
+            try:
+                if float(str(mgn.value).strip("\"'")) <= 0:
+                    continue
+            except ValueError:
+                pass
+        doc = deepspeed_doc(stack, job)
+        zo = doc.data.get("zero_optimization") if doc is not None and isinstance(doc.data, dict) else None
+        stage = as_int(zo.get("stage")) if isinstance(zo, dict) and zo.get("stage") is not None else None
+        if stage not in _GRADNORM_DS_TENSOR:
+            continue
+        assert doc is not None
+        if tf_known is None:  # the release tables load only for a Trainer job under ZeRO
+            tf_known, ds_known = packages.releases("transformers"), packages.releases("deepspeed")
+        floor = V(_GRADNORM_DS_TENSOR[stage])
+        pin = None
+        ds_ok = True
+        for iset in stack.environment(job.location.path):
+            for c in iset.get("deepspeed"):
+                if c.marker is not None or c.url:
+                    continue
+                got = [V(v) for v in allowed(c, ds_known)]
+                got = [v for v in got if v is not None]
+                if got and floor is not None and all(v < floor for v in got):
+                    ds_ok = False
+            for c in iset.get("transformers"):
+                if c.marker is not None or c.url or pin is not None:
+                    continue
+                ok = allowed(c, tf_known)
+                if ok and all(v in _GRADNORM_TRANSFORMERS for v in ok):
+                    pin = c
+        if pin is None or not ds_ok:
+            continue
+        key = f"{pin.location.path}:{pin.location.line}|{doc.path}"
+        if key in seen:
+            continue
+        seen.add(key)
+        sloc = doc.loc("zero_optimization", "stage")
+        remedy = f"require transformers>={_GRADNORM_FIXED} (or <4.38.0)"
+        yield Finding(
+            "SL117", pin.location,
+            f"{pin.raw.strip()} admits only transformers 4.38.x, whose Trainer logs DeepSpeed's gradient norm "
+            f"as a tensor for this ZeRO-{stage} job ({job.location.path}:{job.location.line}, {doc.path}): "
+            f"saving the first checkpoint or the trainer state fails with \"TypeError: Object of type Tensor "
+            f"is not JSON serializable\" — {remedy}",
+            hint=remedy,
+            related=(Related(job.location, "Trainer job under DeepSpeed"),
+                     Related(sloc, f"ZeRO stage {stage}")),
+            key=key)

@@ -63,6 +63,8 @@ _DOCKER_RE = re.compile(r"^(?:(?:Docker|Container)file(?:[-._].+)?|.+\.(?:docker
 _COMPOSE_RE = re.compile(r"^(?:docker-)?compose(?:[-._].+)?\.ya?ml$", re.I)
 _CONDA_RE = re.compile(r"^(?:environment|conda|env)(?:[-_.].*)?\.ya?ml$", re.I)
 _INDEX_RE = re.compile(r".+\.(?:safetensors|bin)\.index\.json$")
+# torch checkpoint shards (read like MODEL_ASSETS: size and first bytes only)
+_TORCH_SHARD_RE = re.compile(r"^(?:consolidated\.\d+\.pth|pytorch_model-\d+-of-\d+\.bin|adapter_model\.bin)$")
 
 
 def kind_by_name(relpath: str) -> Optional[str]:
@@ -86,7 +88,7 @@ def kind_by_name(relpath: str) -> Optional[str]:
         return HF_INDEX
     if lower.endswith(".safetensors"):
         return SAFETENSORS
-    if name in MODEL_ASSETS:
+    if name in MODEL_ASSETS or _TORCH_SHARD_RE.match(name):
         return MODEL_ASSET
     if lower.endswith((".yaml", ".yml")):
         return YAML

@@ -518,7 +518,8 @@ def _python_jobs(stack: Stack, script: Any) -> None:
 _PY_TRAINING_KEYS: Dict[str, Dict[str, str]] = {
     "TrainingArguments": {"fp16": "fp16", "bf16": "bf16", "tf32": "tf32", "deepspeed": "deepspeed",
                           "per_device_train_batch_size": "micro_batch_size",
-                          "gradient_accumulation_steps": "grad_accum"},
+                          "gradient_accumulation_steps": "grad_accum",
+                          "gradient_checkpointing": "gradient_checkpointing"},
     "LoraConfig": {"target_modules": "lora_targets", "r": "lora_r", "lora_alpha": "lora_alpha",
                    "lora_dropout": "lora_dropout", "modules_to_save": "modules_to_save"},
     "BitsAndBytesConfig": {"load_in_4bit": "load_in_4bit", "load_in_8bit": "load_in_8bit",

@@ -81,7 +81,8 @@ _JSON_HINT = re.compile(r'"(?:zero_optimization|train_micro_batch_size_per_gpu|t
                         r'model_name_or_path|base_model_name_or_path|finetuning_type|bos_token|eos_token_id|'
                         r'weight_map|chat_template|fp16|bf16)"')
 _PY_HINT = re.compile(r"\b(?:transformers|peft|trl|vllm|accelerate|bitsandbytes|deepspeed|sglang|unsloth|"
-                      r"auto_gptq|awq|llama_cpp|torch|datasets|huggingface_hub|modelscope|optimum|lmdeploy)\b")
+                      r"auto_gptq|awq|llama_cpp|torch|datasets|huggingface_hub|modelscope|optimum|lmdeploy)\b"
+                      r"|\bfrom\s+llama(?:\.\w+)*\s+import\b")  # Meta's reference llama/llama3/codellama scripts
 _SH_HINT = re.compile(r"\b(?:pip3?|uv|conda|vllm|torchrun|deepspeed|accelerate|llamafactory-cli|axolotl|sglang|"
                       r"text-generation-launcher|tune|python3?|srun|sbatch|docker)\b")
 

@@ -1,4 +1,4 @@
-"""Training-job rules: in-memory stacks and small trees (SL201/SL202/SL301/SL501 run unregistered)."""
+"""Training-job rules: in-memory stacks and small trees (SL201/SL202/SL501 run unregistered)."""
 from __future__ import annotations
 
 from pathlib import Path

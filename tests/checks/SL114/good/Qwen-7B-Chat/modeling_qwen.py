@@ -1,0 +1,13 @@
+from transformers import PreTrainedModel
+
+
+class QWenPreTrainedModel(PreTrainedModel):
+    base_model_prefix = "transformer"
+
+    def chat_stream(self, tokenizer, query, history, system="You are a helpful assistant.", **kwargs):
+        ...
+
+
+class QWenLMHeadModel(QWenPreTrainedModel):
+    def chat(self, tokenizer, query, history, system="You are a helpful assistant.", append_history=True, **kwargs):
+        ...

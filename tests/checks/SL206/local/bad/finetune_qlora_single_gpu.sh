@@ -1,0 +1,9 @@
+#!/bin/bash
+MODEL=./Qwen-14B
+python finetune.py \
+  --model_name_or_path $MODEL \
+  --data_path data.json \
+  --fp16 True \
+  --output_dir output_qwen \
+  --use_lora \
+  --q_lora
