@@ -5,7 +5,6 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-from packaging.markers import Marker
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
@@ -70,6 +69,8 @@ def marker_env(python: str) -> Dict[str, str]:
 @lru_cache(maxsize=4096)
 def _marker_true(marker: str, python: str) -> Optional[bool]:
     try:
+        from packaging.markers import Marker  # markers are rare: not imported by every scan
+
         return Marker(marker).evaluate(marker_env(python))
     except Exception:  # noqa: BLE001 - an unparseable marker: unknown
         return None

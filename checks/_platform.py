@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from packaging.markers import Marker
 
 from stacklint.findings import Location
 from stacklint.model import Constraint, InstallSet, Setting, Stack
@@ -71,6 +70,8 @@ def marker_holds(marker: str, platform: str, python: str) -> Optional[bool]:
            "platform_system": system, "platform_machine": machine, "os_name": osname,
            "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
     try:
+        from packaging.markers import Marker  # markers are rare: not imported by every scan
+
         return Marker(marker).evaluate(env)
     except Exception:  # noqa: BLE001 - an unparseable marker: unknown
         return None

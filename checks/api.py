@@ -836,9 +836,8 @@ def autopeft_remote_tokenizer_under_peft_08(stack: Stack) -> Iterator[Finding]:
     variables, and tokenizers that transformers ships, are not judged.
     """
     from stacklint.checks._common import allowed
-    from stacklint.knowledge import packages
 
-    known = packages.releases("peft")
+    known = None  # the release table, read only when an AutoPeftModel call is found
     for doc in stack.scripts:
         for call in doc.calls:
             owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
@@ -853,6 +852,10 @@ def autopeft_remote_tokenizer_under_peft_08(stack: Stack) -> Iterator[Finding]:
             if tok is None:
                 continue
             pin = None
+            if known is None:
+                from stacklint.knowledge import packages
+
+                known = packages.releases("peft")
             for iset in stack.environment(doc.path):
                 for c in iset.get("peft"):
                     if c.marker is not None or c.url:

@@ -215,9 +215,6 @@ def _non_cuda_torch(s: InstallSet) -> bool:
 
 def _uv_overrides(stack: Stack) -> List[Tuple[str, Set[str]]]:
     """(directory, names) of `[tool.uv] override-dependencies`: deliberate overrides of metadata."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
     out: List[Tuple[str, Set[str]]] = []
     for path, kind in stack.kinds.items():
         if kind != "pyproject":
@@ -226,6 +223,9 @@ def _uv_overrides(stack: Stack) -> List[Tuple[str, Set[str]]]:
             deps = doc.get("tool", "uv", "override-dependencies")
             if not isinstance(deps, list):
                 continue
+            from packaging.requirements import InvalidRequirement, Requirement  # only when there are any
+            from packaging.utils import canonicalize_name
+
             names = set()
             for d in deps:
                 try:
@@ -567,6 +567,8 @@ def numpy2_with_old_torch(stack: Stack) -> Iterator[Finding]:
     ## Known false alarms
     Unpinned numpy is not reported (another package of the set may cap it below 2).
     """
+    if not stack.install_sets:
+        return  # nothing to judge: do not import what judging needs
     from stacklint.checks import _envlib as E
 
     for s in stack.install_sets:
@@ -626,6 +628,8 @@ def python_outside_requires_python(stack: Stack) -> Iterator[Finding]:
     ## Known false alarms
     Ranges such as `requires-python = ">=3.8"` are not judged (a newer Python satisfies them).
     """
+    if not stack.install_sets:
+        return  # nothing to judge: do not import what judging needs
     from stacklint.checks import _envlib as E
     from stacklint.knowledge import packages
 
@@ -715,6 +719,8 @@ def torch_cuda_variant_not_built(stack: Stack) -> Iterator[Finding]:
     Only releases listed in the knowledge base are judged; nightly/pre-releases, `--extra-index-url`
     (pip still reaches the default index) and private mirrors of other builds are not reported.
     """
+    if not stack.install_sets:
+        return  # nothing to judge: do not import what judging needs
     from stacklint.checks import _envlib as E
 
     for s in stack.install_sets:
@@ -853,6 +859,8 @@ def conflicting_declarations(stack: Stack) -> Iterator[Finding]:
     the earlier one (a deliberate override) and is not reported; constraints under markers that do
     not hold on Linux x86_64 are ignored.
     """
+    if not stack.install_sets:
+        return  # nothing to judge: do not import what judging needs
     from stacklint.checks import _envlib as E
 
     seen: Set[Tuple[Location, Location]] = set()
@@ -964,6 +972,8 @@ def _platform_findings(stack: Stack) -> List[Tuple[str, Finding]]:
 
 
 def _platform_pass(stack: Stack) -> Iterator[Tuple[str, Finding]]:
+    if not stack.install_sets and not stack.docs:
+        return  # no install, no CI workflow: nothing runs anywhere (and nothing to import)
     from stacklint.checks import _envlib as E
     from stacklint.checks import _platform as P
     from stacklint.knowledge import wheels
@@ -1223,12 +1233,11 @@ def nccl_backend_off_linux(stack: Stack) -> Iterator[Finding]:
     computed backend, or a check of `sys.platform` / `is_nccl_available()`) are not reported; without a
     stated platform nothing is reported.
     """
-    from stacklint.knowledge import wheels
-
     for doc in stack.scripts:
         calls = [c for c in doc.calls if c.short == "init_process_group"]
         if not calls:
             continue
+        from stacklint.knowledge import wheels
         backends = []
         for c in calls:
             arg = c.kwargs.get("backend") or (c.args[0] if c.args else None)

@@ -55,6 +55,10 @@ def test_training_script_alone(tmp_path: Path) -> None:
     assert not (mods & HEAVY), sorted(mods & HEAVY)
     assert not (mods & {"stacklint.parsers.requirements", "stacklint.parsers.yamlfile",
                         "stacklint.checks.tokens", "stacklint.checks.modelfiles"})
+    # no install set, no CI workflow: the dependency and platform machinery stays unloaded
+    idle = {"packaging.markers", "packaging.requirements", "stacklint.checks._envlib",
+            "stacklint.checks._platform", "stacklint.knowledge.wheels"}
+    assert not (mods & idle), sorted(mods & idle)
 
 
 def test_selectors_still_see_every_rule(tmp_path: Path) -> None:
