@@ -32,7 +32,8 @@ from stacklint import discover as K
 from stacklint.discover import Candidate
 
 BATCH_MIN_FILES = 2000
-BATCH_FILES = 500  # projects are packed into batches of at least this many files
+BATCH_FILES = 100  # projects are packed into batches of at least this many files (small: the
+# workers stay balanced to the end of the scan)
 _MAX_READ = 1 << 20  # bytes of each file searched for paths
 # Files whose contents never name another file the stack joins with: weights, and the files of a
 # model directory other than adapter_config.json (whose base model path is read). Their own
