@@ -601,11 +601,10 @@ def _template_uses_generation_prompt(md: Any) -> bool:
 _REMOTE_CHAT_METHODS = ("chat", "chat_stream", "stream_chat")
 
 
-def _remote_methods(stack: Stack, md: Any) -> Optional[Tuple[str, str, Dict[str, Any]]]:
-    """(modeling file, class name, {method: ast.FunctionDef}) of the class that auto_map names for
-    AutoModelForCausalLM in the model directory, with the methods of its base classes defined in
-    the same file; None when the file is not in the tree, the class is not found, or it makes
-    attributes dynamically (__getattr__, assignments of the chat names)."""
+def _remote_classes(stack: Stack, md: Any) -> Optional[Tuple[str, str, Dict[str, Any]]]:
+    """(modeling file, class name, {class name: ast.ClassDef} of that file) for the class that
+    config.json's auto_map names for AutoModelForCausalLM, when the file is in the tree and
+    parses; the file is read with `ast`, never imported."""
     import ast
 
     data = md.config.data if md.config is not None else None
@@ -622,18 +621,37 @@ def _remote_methods(stack: Stack, md: Any) -> Optional[Tuple[str, str, Dict[str,
         tree = ast.parse(tf.text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    if cls not in classes:
-        return None
-    methods: Dict[str, Any] = {}
-    seen: set = set()
-    todo = [cls]
+    return path, cls, {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+
+def _class_chain(classes: Dict[str, Any], cls: str) -> Iterator[Any]:
+    """The class and its base classes defined in the same file, nearest first, each once."""
+    import ast
+
+    todo, seen = [cls], set()
     while todo:
         name = todo.pop(0)
         node = classes.get(name)
         if node is None or name in seen:
             continue
         seen.add(name)
+        yield node
+        todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
+
+
+def _remote_methods(stack: Stack, md: Any) -> Optional[Tuple[str, str, Dict[str, Any]]]:
+    """(modeling file, class name, {method: ast.FunctionDef}) of the class that auto_map names for
+    AutoModelForCausalLM in the model directory, with the methods of its base classes defined in
+    the same file; None when the file is not in the tree, the class is not found, or it makes
+    attributes dynamically (__getattr__, assignments of the chat names)."""
+    import ast
+
+    found = _remote_classes(stack, md)
+    if found is None or found[1] not in found[2]:
+        return None
+    path, cls, classes = found
+    methods: Dict[str, Any] = {}
+    for node in _class_chain(classes, cls):
         for item in node.body:
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 if item.name == "__getattr__":
@@ -643,7 +661,6 @@ def _remote_methods(stack: Stack, md: Any) -> Optional[Tuple[str, str, Dict[str,
                 targets = item.targets if isinstance(item, ast.Assign) else [item.target]
                 if any(isinstance(t, ast.Name) and t.id in _REMOTE_CHAT_METHODS for t in targets):
                     return None
-        todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
     return path, cls, methods
 
 
@@ -988,36 +1005,18 @@ def _old_gc_hook(stack: Stack, md: Any) -> Optional[Tuple[str, str, Any]]:
     same file) overrides _set_gradient_checkpointing without an ``enable`` parameter or **kwargs."""
     import ast
 
-    data = md.config.data if md.config is not None else None
-    auto = data.get("auto_map") if isinstance(data, dict) else None
-    target = auto.get("AutoModelForCausalLM") if isinstance(auto, dict) else None
-    if not isinstance(target, str) or "--" in target or target.count(".") != 1:
+    found = _remote_classes(stack, md)
+    if found is None:
         return None
-    module, cls = target.split(".")
-    path = f"{md.dir}/{module}.py" if md.dir not in ("", ".") else f"{module}.py"
-    tf = stack.texts.get(path)
-    if tf is None:
-        return None
-    try:
-        tree = ast.parse(tf.text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
-    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
-    todo, seen = [cls], set()
-    while todo:
-        name = todo.pop(0)
-        node = classes.get(name)
-        if node is None or name in seen:
-            continue
-        seen.add(name)
+    path, cls, classes = found
+    for node in _class_chain(classes, cls):
         for item in node.body:
             if isinstance(item, ast.FunctionDef) and item.name == "_set_gradient_checkpointing":
                 a = item.args
                 params = {x.arg for x in a.args + a.kwonlyargs + getattr(a, "posonlyargs", [])}
                 if "enable" in params or a.kwarg is not None or "value" not in params:
                     return None
-                return path, name, item
-        todo.extend(b.id for b in node.bases if isinstance(b, ast.Name))
+                return path, node.name, item
     return None
 
 
