@@ -1099,3 +1099,350 @@ def remote_gradient_checkpointing_hook_under_transformers_435(stack: Stack) -> I
                                Related(Location(path, fn.lineno, fn.col_offset + 1),
                                        "def _set_gradient_checkpointing(self, module, value=False)")),
                       key=f"{job.location.path}:{job.model.ref}:gc-hook")
+
+
+# -- a Qwen2-family GPTQ 8-bit checkpoint run through transformers (auto_gptq's cuda kernels) ------
+
+# Qwen's own 8-bit GPTQ uploads of the Qwen2 architecture (Qwen1.5, Qwen2, Qwen2.5 dense models).
+_QWEN2_GPTQ_INT8 = re.compile(
+    r"^Qwen(?:1\.5|2|2\.5)(?:-Coder|-Math)?-\d+(?:\.\d+)?B(?:-Chat|-Instruct)?-GPTQ-Int8$", re.I)
+
+
+@check(code="SL330", name="qwen2-gptq-int8-through-transformers", severity="warning",
+       category="Data and Computation Issues", subcategory="Quantization Compatibility Issues",
+       summary="A script loads a Qwen2-family 8-bit GPTQ checkpoint with transformers from_pretrained, whose auto_gptq kernels return garbage or inf/nan for it.",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/567", "https://github.com/QwenLM/Qwen2.5/issues/1006"))
+def qwen2_gptq_int8_through_transformers(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Follows `AutoModelForCausalLM.from_pretrained(...)` (any transformers model class) to a model
+    directory in the tree whose config.json has `model_type` "qwen2" and a `gptq`
+    quantization_config with `bits` 8 — or to one of Qwen's own `Qwen1.5/Qwen2/Qwen2.5-...-GPTQ-Int8`
+    repositories — and reports the call unless the script's environment installs `gptqmodel`.
+
+    ## Why is this bad?
+    transformers runs GPTQ checkpoints through auto_gptq. For 8 bits there is no ExLlama kernel, so
+    auto_gptq uses its `cuda`/`cuda_old` kernels, and Qwen2-architecture activations do not survive
+    them: the model loads (only a warning about unused `...mlp.*.bias` weights) and then generates
+    garbage, or sampling stops with `RuntimeError: probability tensor contains either inf, nan or
+    element < 0`. The same checkpoints work in vLLM. The Qwen team confirmed it for
+    Qwen2-7B-Instruct-GPTQ-Int8 (QwenLM/Qwen2.5#567: "trouble in running Qwen2 GPTQ Int8 models with
+    the cuda_old kernel in auto_gptq (and thus in transformers)"); a user reproduced it for
+    Qwen2.5-0.5B/7B/72B-Instruct-GPTQ-Int8 on A100 and L20 with auto_gptq 0.7.1 and 0.8.0.dev
+    while vLLM ran them (QwenLM/Qwen2.5#1006).
+
+    ## Example
+    ```python
+    model = AutoModelForCausalLM.from_pretrained("Qwen2-7B-Instruct-GPTQ-Int8", torch_dtype="auto",
+                                                 device_map="auto")
+    ```
+
+    ## Use instead
+    Serve the checkpoint with vLLM, or load it with auto_gptq's own API on the triton kernel (copy
+    `quantization_config` to `quantize_config.json`):
+    ```python
+    model = AutoGPTQForCausalLM.from_quantized("Qwen2-7B-Instruct-GPTQ-Int8", use_triton=True)
+    ```
+    or use the 4-bit GPTQ / AWQ checkpoint.
+
+    ## Known false alarms
+    A warning: the failure depends on the kernel auto_gptq picks, and newer GPTQ backends
+    (`gptqmodel`, which transformers prefers from 4.49) are not reported when the environment
+    installs them. Checkpoints given as variables are not judged.
+    """
+    for doc in stack.scripts:
+        for call in doc.calls:
+            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
+                continue
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if not _model_class(owner) or owner.startswith("AutoPeft") or "Tokenizer" in owner:
+                continue
+            md, _, ref = _resolve_model(stack, doc, _first_arg(call))
+            if not ref:
+                continue
+            what, rel = None, ()
+            if md is not None:
+                data = md.config.data if md.config is not None else None
+                if not isinstance(data, dict) or data.get("model_type") != "qwen2":
+                    continue
+                qc = data.get("quantization_config")
+                if not isinstance(qc, dict) or str(qc.get("quant_method", "")).lower() != "gptq":
+                    continue
+                if qc.get("bits") != 8:
+                    continue
+                qloc = md.config.loc("quantization_config", "bits")
+                what, rel = "an 8-bit GPTQ checkpoint of the Qwen2 architecture", (
+                    Related(qloc, "model_type qwen2, quant_method gptq, bits 8"),)
+            elif _QWEN2_GPTQ_INT8.match(ref.rsplit("/", 1)[-1]):
+                what = "Qwen's 8-bit GPTQ checkpoint of the Qwen2 architecture"
+            else:
+                continue
+            if any(iset.get("gptqmodel") for iset in stack.environment(doc.path)):
+                continue
+            remedy = ("serve it with vLLM, or load it with AutoGPTQForCausalLM.from_quantized(..., use_triton=True), "
+                      "or use the Int4/AWQ checkpoint")
+            yield Finding("SL330", Location(doc.path, call.line, call.col),
+                          f"{call.name}(\"{ref}\") ({doc.path}:{call.line}) loads {what} through transformers, which "
+                          f"runs it on auto_gptq's 8-bit cuda kernels: Qwen2 models generate garbage or stop with "
+                          f"\"probability tensor contains either inf, nan or element < 0\" there, while vLLM runs the "
+                          f"same checkpoint — {remedy}",
+                          hint=remedy, related=rel, key=f"{doc.path}:{ref}:qwen2-gptq-int8")
+
+
+# -- SL414: a model dispatched by device_map, then moved to one device ------------------------
+
+# device_map strategies under which accelerate spreads the layers over every visible GPU (and
+# CPU / disk when they do not fit); a single device ("cuda", "cuda:0", {"": 0}) is not one.
+_SPREAD_DEVICE_MAPS = ("auto", "balanced", "balanced_low_0", "sequential")
+_MOVE_METHODS = ("to", "cuda")
+_DTYPE_WORDS = ("float", "half", "bfloat", "dtype", "int8", "uint8")
+
+
+def _moves_to_device(call: Call) -> Optional[str]:
+    """The device a .to(...)/.cuda(...) call moves to, as written; None for dtype casts and
+    arguments that are not recognisably a device."""
+    if call.short == "cuda":
+        return "cuda"
+    if call.star_kwargs or not (call.args or "device" in call.kwargs):
+        return None
+    arg = call.kwargs.get("device") or call.args[0]
+    value = arg.value
+    src = str(getattr(value, "source", value))
+    if any(w in src.lower() for w in _DTYPE_WORDS):
+        return None
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return value if re.match(r"^(cuda|cpu|mps|xpu|npu)(:\d+)?$", value.strip()) else None
+    return src if re.search(r"device|cuda", src, re.IGNORECASE) else None
+
+
+def _method_pos(stack: Stack, path: str, line: int, col: int, method: str) -> Tuple[int, int]:
+    """Where `.method(` is written in a chained call that starts at (line, col)."""
+    tf = stack.texts.get(path)
+    if tf is None:
+        return line, col
+    lines = tf.text.splitlines()
+    for n in range(line, min(line + 40, len(lines)) + 1):
+        text = lines[n - 1]
+        start = (col - 1) if n == line else 0
+        m = re.search(rf"\.{method}\s*\(", text[start:])
+        if m:
+            return n, start + m.start() + 2
+    return line, col
+
+
+@check(code="SL414", name="device-map-model-moved-to-one-device", severity="warning",
+       category="API Usage and Interface Issues", subcategory="Call Sequence Error",
+       summary="A model loaded with device_map=\"auto\" (spread over the GPUs by accelerate) is then moved "
+               "to one device with .to(device) / .cuda().",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/195",))
+def device_map_model_moved_to_one_device(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `.to(device)` / `.cuda()` on a model a script loads with `from_pretrained(...,
+    device_map="auto")` (or `"balanced"`, `"balanced_low_0"`, `"sequential"`): chained on the
+    call, or on the variable it is assigned to, later in the same script. Casts to a dtype
+    (`.to(torch.float16)`) are not reported.
+
+    ## Why is this bad?
+    With a multi-device `device_map`, accelerate splits the layers over every visible GPU (and CPU
+    or disk when they do not fit) and hooks them together. `.to("cuda")` then gathers every weight
+    on one GPU: a model larger than one GPU fails with "CUDA out of memory" although the GPUs
+    together hold it (Qwen1.5-14B-Chat in bf16 on four 22 GiB A10s, QwenLM/Qwen2.5#195), and a
+    model with offloaded modules fails with "You can't move a model that has some modules
+    offloaded to cpu or disk" (accelerate warns "You shouldn't move a model that is dispatched
+    using accelerate hooks", huggingface/accelerate#1790).
+
+    ## Example
+    ```python
+    model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen1.5-14B-Chat", torch_dtype="auto",
+                                                 device_map="auto").to(device)
+    ```
+
+    ## Use instead
+    Keep the placement `device_map` made and move only the inputs:
+    ```python
+    model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen1.5-14B-Chat", torch_dtype="auto",
+                                                 device_map="auto")
+    inputs = tokenizer(text, return_tensors="pt").to(model.device)
+    ```
+
+    ## Known false alarms
+    A warning: on a machine with one GPU that holds the whole model the move changes nothing.
+    Models passed through functions or containers are not followed.
+    """
+    for doc in stack.scripts:
+        spread: Dict[str, Tuple[Call, str]] = {}
+        for call in doc.calls:
+            if call.short != "from_pretrained" or not call.name.endswith("from_pretrained"):
+                continue
+            dm = call.kwargs.get("device_map")
+            if dm is None or not isinstance(dm.value, str) or dm.value not in _SPREAD_DEVICE_MAPS:
+                continue
+            prefix = call.name + "()"
+            for other in doc.calls:
+                if (other.line, other.col) != (call.line, call.col) or not other.name.startswith(prefix + "."):
+                    continue
+                tail = other.name[len(prefix) + 1:].split("().")
+                if other.short not in _MOVE_METHODS or any(t not in ("eval", "half", "float", "bfloat16", "to",
+                                                                    "cuda", "train") for t in tail[:-1]):
+                    continue
+                dev = _moves_to_device(other)
+                if dev is None:
+                    continue
+                ln, col = _method_pos(stack, doc.path, other.line, other.col, other.short)
+                yield _sl414(doc.path, ln, col, call, dm.value, other.short, dev)
+                break
+            else:
+                var = _assigned_var(stack, doc.path, call.line)
+                if var:
+                    spread[var] = (call, dm.value)
+        for call in doc.calls:
+            if call.receiver not in spread or call.short not in _MOVE_METHODS:
+                continue
+            src, dmv = spread[call.receiver]
+            if call.line <= src.line:
+                continue
+            if _reassigned_between(stack, doc.path, call.receiver, src.line, call.line):
+                continue
+            dev = _moves_to_device(call)
+            if dev is None:
+                continue
+            yield _sl414(doc.path, call.line, call.col, src, dmv, call.short, dev)
+
+
+def _reassigned_between(stack: Stack, path: str, var: str, start: int, end: int) -> bool:
+    """Whether `var = ...` is written on a line strictly between start and end."""
+    tf = stack.texts.get(path)
+    if tf is None:
+        return False
+    lines = tf.text.splitlines()
+    pat = re.compile(rf"^\s*{re.escape(var)}\s*=(?!=)")
+    return any(pat.match(lines[n - 1]) for n in range(start + 1, min(end, len(lines) + 1)))
+
+
+def _sl414(path: str, line: int, col: int, src: Call, dm: str, method: str, dev: str) -> Finding:
+    literal = re.match(r"^(cuda|cpu|mps|xpu|npu)(:\d+)?$", dev) is not None
+    moved = (f".to({dev!r})" if literal else f".to({dev})") if method == "to" else f".{method}()"
+    return Finding("SL414", Location(path, line, col),
+                   f"{moved} ({path}:{line}) moves a model that {src.name}(..., device_map=\"{dm}\") at line "
+                   f"{src.line} spread over the visible GPUs: every weight is gathered on one device, so a model "
+                   f"larger than one GPU fails with CUDA out of memory (or \"You can't move a model that has some "
+                   f"modules offloaded to cpu or disk\") — drop the move and send the inputs to model.device",
+                   hint="remove the .to()/.cuda() call; move the inputs to model.device instead",
+                   related=(Related(Location(path, src.line, src.col), f"device_map=\"{dm}\""),),
+                   key=f"{path}:{src.line}:sl414")
+
+
+# -- SL331: FlashAttention-2 asked for on a model that from_pretrained loads in float32 ----------
+
+_FA2 = ("flash_attention_2", "flash_attention_3")
+# calls after which the weights (or the activations, under autocast) are no longer float32
+_HALF_CALLS = frozenset({"half", "bfloat16", "autocast", "TrainingArguments", "Seq2SeqTrainingArguments",
+                         "SFTConfig", "DPOConfig", "GRPOConfig", "ORPOConfig", "Trainer", "SFTTrainer"})
+_QUANT_KWARGS = ("load_in_4bit", "load_in_8bit", "quantization_config")
+
+
+def _str_of(value: Any) -> str:
+    return value if isinstance(value, str) else str(getattr(value, "name", value))
+
+
+def _transformers_5_only(stack: Stack, path: str) -> bool:
+    """True when the environment admits only transformers 5 releases, whose from_pretrained
+    defaults to dtype="auto" (the checkpoint's dtype) instead of float32."""
+    from stacklint.checks._common import V, allowed
+    from stacklint.knowledge import packages
+
+    known = packages.releases("transformers")
+    for iset in stack.environment(path):
+        for c in iset.get("transformers"):
+            if c.marker is not None or c.url:
+                continue
+            ok = [V(v) for v in allowed(c, known)]
+            ok = [v for v in ok if v is not None]
+            if ok and all(v >= V("5.0.0") for v in ok):
+                return True
+    return False
+
+
+@check(code="SL331", name="flash-attention-2-on-float32-load", severity="error",
+       category="Data and Computation Issues", subcategory="Numerical Computation and Precision Issues",
+       summary="A script asks for FlashAttention-2 but loads the model with from_pretrained in float32 (no torch_dtype), which FlashAttention cannot run.",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/406",))
+def flash_attention_2_on_float32_load(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `AutoModelForCausalLM.from_pretrained(...)` (any transformers model class) that turns on
+    FlashAttention-2 — `attn_implementation="flash_attention_2"`, `use_flash_attention_2=True`, or
+    `"_attn_implementation": "flash_attention_2"` in the config.json of the model directory it
+    loads — while passing no `torch_dtype` (or `torch_dtype=torch.float32`). Scripts that load in
+    4/8 bits, cast the model afterwards (`.half()`, `.bfloat16()`, `.to(torch.float16)`), or train
+    under mixed precision (TrainingArguments / SFTConfig / autocast) are not reported.
+
+    ## Why is this bad?
+    Without `torch_dtype`, transformers loads the weights in torch's default dtype, float32, whatever
+    the checkpoint's `torch_dtype` says. FlashAttention kernels exist only for fp16 and bf16: the
+    first forward pass stops with `RuntimeError: FlashAttention only support fp16 and bf16 data
+    type` (transformers only warns at load time). QwenLM/Qwen2.5#406: a Qwen1.5 model whose
+    config.json was edited to `_attn_implementation: flash_attention_2`, loaded by
+    `AutoModelForCausalLM.from_pretrained` without `torch_dtype`, failed so; the Qwen team's fix was
+    `torch_dtype="auto"`.
+
+    ## Example
+    ```python
+    model = AutoModelForCausalLM.from_pretrained("Qwen1.5-7B-Chat", attn_implementation="flash_attention_2",
+                                                 device_map="auto")
+    ```
+
+    ## Use instead
+    ```python
+    model = AutoModelForCausalLM.from_pretrained("Qwen1.5-7B-Chat", attn_implementation="flash_attention_2",
+                                                 torch_dtype="auto", device_map="auto")
+    ```
+
+    ## Known false alarms
+    A model cast to half precision by code the parser cannot follow (a helper function, another
+    module) is reported; `**kwargs` passed to from_pretrained silence the rule.
+    """
+    for doc in stack.scripts:
+        if {c.short for c in doc.calls} & _HALF_CALLS:
+            continue
+        if any(c.short == "to" and any(re.search(r"float16|bfloat16|half|bf16|fp16", _str_of(a.value))
+                                       for a in list(c.args) + list(c.kwargs.values())) for c in doc.calls):
+            continue
+        for call in doc.calls:
+            if call.short != "from_pretrained" or call.star_kwargs or not _hf_from_pretrained(doc, call):
+                continue
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if not _model_class(owner) or owner.startswith("AutoPeft") or "Tokenizer" in owner:
+                continue
+            if any(k in call.kwargs for k in _QUANT_KWARGS):
+                continue
+            dt = call.kwargs.get("torch_dtype") or call.kwargs.get("dtype")
+            if dt is not None and not re.search(r"float32|^float$|fp32", _str_of(dt.value)):
+                continue
+            how: str = ""
+            rel: Tuple[Related, ...] = ()
+            ai = call.kwargs.get("attn_implementation")
+            uf = call.kwargs.get("use_flash_attention_2")
+            if ai is not None and isinstance(ai.value, str) and ai.value in _FA2:
+                how = f'attn_implementation="{ai.value}"'
+            elif uf is not None and uf.value is True:
+                how = "use_flash_attention_2=True"
+            elif ai is None and uf is None:
+                md, _, _ref = _resolve_model(stack, doc, _first_arg(call))
+                data = md.config.data if md is not None and md.config is not None else None
+                if isinstance(data, dict) and data.get("_attn_implementation") in _FA2:
+                    cloc = md.config.loc("_attn_implementation")
+                    how = f'"_attn_implementation": "{data["_attn_implementation"]}" in {cloc.path}'
+                    rel = (Related(cloc, how),)
+            if not how or _transformers_5_only(stack, doc.path):
+                continue
+            dtxt = "torch_dtype=torch.float32" if dt is not None else "no torch_dtype"
+            remedy = "pass torch_dtype=\"auto\" (the checkpoint's bf16/fp16) or torch_dtype=torch.bfloat16"
+            yield Finding("SL331", Location(doc.path, call.line, call.col),
+                          f"{call.name}(...) ({doc.path}:{call.line}) turns on FlashAttention-2 ({how}) but loads the "
+                          f"weights in float32 ({dtxt}): FlashAttention runs only in fp16/bf16 and the first forward "
+                          f"pass stops with \"RuntimeError: FlashAttention only support fp16 and bf16 data type\" — "
+                          f"{remedy}",
+                          hint=remedy, related=rel, key=f"{doc.path}:{call.line}:fa2-fp32")

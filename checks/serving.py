@@ -798,6 +798,7 @@ def _release_lt(version: Optional[str], bound: str) -> Optional[bool]:
        summary="A Qwen2-family GPTQ checkpoint served by vLLM on its fp16 `gptq` kernel (a GPU without Marlin, or --quantization gptq), which overflows into \"!!!!!\" output.",
        evidence=("https://github.com/QwenLM/Qwen2.5/issues/945", "https://github.com/QwenLM/Qwen2.5/issues/1103",
                  "https://github.com/QwenLM/Qwen2.5/issues/315", "https://github.com/QwenLM/Qwen2.5/issues/496",
+                 "https://github.com/QwenLM/Qwen2.5/issues/271",
                  "https://github.com/vllm-project/vllm/issues/10656"))
 def qwen2_gptq_on_exllama_kernel(stack: Stack) -> Iterator[Finding]:
     """## What it does

@@ -1462,7 +1462,8 @@ def _script_model_args(stack: Stack, job: Job, script: str) -> Dict[str, Tuple[i
                  "https://github.com/meta-llama/llama/issues/913",
                  "https://github.com/meta-llama/llama/issues/466",
                  "https://github.com/meta-llama/llama/issues/455",
-                 "https://github.com/meta-llama/llama/issues/954"))
+                 "https://github.com/meta-llama/llama/issues/954",
+                 "https://github.com/meta-llama/llama/issues/565"))
 def reference_checkpoint_exceeds_gpu_memory(stack: Stack) -> Iterator[Finding]:
     """## What it does
     For a `torchrun ... --ckpt_dir DIR` launch of Meta's reference code (`llama`, `llama3`,
@@ -1646,6 +1647,107 @@ def prompt_batch_exceeds_max_batch_size(stack: Stack) -> Iterator[Finding]:
                 related=(Related(Location(path, call.line, call.col), f"{bsz} prompts in one {call.short}() call"),),
                 key=f"{path}|{call.line}|{n}")
             break
+
+
+# -- Meta reference chat scripts run on a base (pretrained) checkpoint --------------------------
+
+# The example scripts of Meta's reference repositories that wrap their input in the chat/instruction
+# format of the fine-tuned models (llama: example_chat_completion.py and Llama.chat_completion's
+# [INST]/<<SYS>> tags; llama3: the <|start_header_id|> dialog format; codellama:
+# example_instructions.py), and the suffix that names the fine-tuned release of each family.
+_REF_CHAT_SCRIPTS = ("example_chat_completion.py", "example_instructions.py")
+_REF_TUNED_SUFFIX = re.compile(r"(?i)[-_](?:chat|instruct)(?:[-_]hf)?$")
+
+
+def _ref_tuned_name(name: str) -> str:
+    """The directory name of the chat/instruct release of a base Meta checkpoint directory name."""
+    if re.search(r"(?i)codellama", name):
+        return re.sub(r"(?i)[-_]python$", "", name) + "-Instruct"
+    if re.search(r"(?i)meta[-_]llama[-_]3", name):
+        return name + "-Instruct"
+    return name + "-chat"
+
+
+@check(code="SL222", name="reference-chat-script-on-base-checkpoint", severity="warning",
+       category="Configuration and Parameter Setting Errors", subcategory="Inference Configuration Error",
+       summary="A Meta reference chat/instruction example script is launched on a base (pretrained) Llama checkpoint instead of its chat/instruct release.",
+       evidence=("https://github.com/meta-llama/llama/issues/1071",))
+def reference_chat_script_on_base_checkpoint(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports a `torchrun example_chat_completion.py ... --ckpt_dir DIR` (Meta's `llama` and
+    `llama3` repositories) or `torchrun example_instructions.py ... --ckpt_dir DIR` (`codellama`)
+    launch whose checkpoint directory is named as one of Meta's base (pretrained) releases:
+    `llama-2-7b`, `Meta-Llama-3-8B`, `CodeLlama-13b`, `CodeLlama-7b-Python` (also with a trailing
+    `/original`), rather than the fine-tuned `llama-2-7b-chat`, `Meta-Llama-3-8B-Instruct` or
+    `CodeLlama-13b-Instruct`.
+
+    ## Why is this bad?
+    These scripts format every dialog with the chat template of the fine-tuned models (`[INST]`,
+    `<<SYS>>` for Llama 2 and Code Llama, `<|start_header_id|>` / `<|eot_id|>` for Llama 3). A base
+    model was never trained on that format and has no notion of a turn ending: it answers with
+    empty strings, repeats the prompt or rambles until `max_gen_len`. Nothing fails, so the run
+    looks fine and the answers are simply useless.
+
+    ## Example
+    ```sh
+    torchrun --nproc_per_node 1 example_chat_completion.py --ckpt_dir llama-2-7b/ \
+        --tokenizer_path tokenizer.model --max_seq_len 512 --max_batch_size 6
+    ```
+
+    ## Use instead
+    ```sh
+    torchrun --nproc_per_node 1 example_chat_completion.py --ckpt_dir llama-2-7b-chat/ \
+        --tokenizer_path tokenizer.model --max_seq_len 512 --max_batch_size 6
+    ```
+    (or `example_text_completion.py` to continue plain text with the base model)
+
+    ## Known false alarms
+    Only the directory name is read: a chat fine-tune saved under a base release's name (e.g. your
+    own `llama-2-7b/`) is reported. Directory names that are not Meta's release names
+    (`my-model/`, `llama-2-7b-sft/`), Hugging Face conversions (`*-hf`) and computed paths are
+    not judged.
+    """
+    import posixpath
+
+    from stacklint import cmdline
+
+    for job in stack.training_jobs():
+        if job.framework != "torchrun" or job.command is None:
+            continue
+        hit = cmdline.script_of(job.command)
+        if hit is None:
+            continue
+        script = posixpath.basename(hit[0].text)
+        if script not in _REF_CHAT_SCRIPTS:
+            continue
+        args, _ = cmdline.parse_flags(hit[1], "torchrun", job.location.path)
+        ckpt = args.get("ckpt_dir")
+        if ckpt is None or not isinstance(ckpt.value, str) or "$" in ckpt.value or "{" in ckpt.value:
+            continue
+        parts = [p for p in ckpt.value.rstrip("/").split("/") if p not in ("", ".")]
+        if parts and parts[-1].lower() == "original":
+            parts = parts[:-1]  # Hugging Face download layout: the reference weights sit in original/
+        if not parts:
+            continue
+        name = parts[-1]
+        if _REF_TUNED_SUFFIX.search(name) or re.search(r"(?i)[-_]hf$", name) or not re.search(r"(?i)llama", name):
+            continue
+        if _ref_size(name) is None or not _META_DIR.search(name):
+            continue
+        if script == "example_instructions.py" and not re.search(r"(?i)codellama", name):
+            continue
+        tuned = _ref_tuned_name(name)
+        fixed = ckpt.value.replace(name, tuned, 1)
+        plain = "example_completion.py" if re.search(r"(?i)codellama", name) else "example_text_completion.py"
+        yield Finding(
+            "SL222", ckpt.location,
+            f"{script} wraps its dialogs in the chat format of Meta's fine-tuned models, but --ckpt_dir "
+            f"{ckpt.value} ({ckpt.location.path}:{ckpt.location.line}) is the base (pretrained) {name} "
+            f"checkpoint, which was never trained on it: it answers with empty strings, repeats or rambles "
+            f"instead of following the dialog",
+            hint=f"point --ckpt_dir at the chat/instruct release ({fixed}), or run {plain} "
+                 f"with the base model",
+            key=f"{job.location.path}|{ckpt.value}")
 
 
 # -- pretraining_tp > 1 under bitsandbytes quantisation ---------------------------------------
