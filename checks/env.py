@@ -1450,11 +1450,11 @@ def vllm_on_gpu_below_compute_capability_7(stack: Stack) -> Iterator[Finding]:
     installed by other means is not recognised. Jobs run with
     `--device cpu` (or another non-CUDA device), AMD GPUs and unknown GPUs are not judged.
     """
-    from stacklint.checks.serving import _where, as_float, job_setting, target_gpu
-
     for job in stack.serving_jobs():
         if job.framework != "vllm":
             continue
+        from stacklint.checks.serving import _where, as_float, job_setting, target_gpu  # a vLLM job exists
+
         dev = job_setting(stack, job, "device")
         if dev is not None and str(dev.value).strip().lower() in _VLLM_NON_CUDA_DEVICES:
             continue
