@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable, Iterable, List, Optional
+from typing import TYPE_CHECKING, Callable, Iterable, List, Optional, Sequence
 
 from packaging.version import InvalidVersion, Version
 
 from stacklint.model import Constraint
+
+if TYPE_CHECKING:
+    from stacklint.model import Stack
 
 
 @lru_cache(maxsize=4096)
@@ -35,6 +38,21 @@ def _allowed(spec: str, releases: tuple) -> tuple:
         if v is not None and ss.contains(v, prereleases=True):
             out.append(r)
     return tuple(out)
+
+
+def confining_pin(stack: "Stack", path: str, name: str, releases: Sequence[str],
+                  pred: Callable[[str], bool]) -> Optional[Constraint]:
+    """The first constraint on ``name`` in the environment of ``path`` (no marker, no URL) whose
+    admitted known releases are not empty and all satisfy ``pred``: whatever pip picks for it,
+    the stack gets such a release."""
+    for iset in stack.environment(path):
+        for c in iset.get(name):
+            if c.marker is not None or c.url:
+                continue
+            ok = allowed(c, releases)
+            if ok and all(pred(v) for v in ok):
+                return c
+    return None
 
 
 def first_where(releases: Iterable[str], pred: Callable[[str], Optional[bool]]) -> Optional[str]:

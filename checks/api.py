@@ -852,7 +852,7 @@ def autopeft_remote_tokenizer_under_peft_08(stack: Stack) -> Iterator[Finding]:
     Only reported when every peft release the pin admits is 0.8.x; adapters given as hub ids or
     variables, and tokenizers that transformers ships, are not judged.
     """
-    from stacklint.checks._common import allowed
+    from stacklint.checks._common import confining_pin
 
     known = None  # the release table, read only when an AutoPeftModel call is found
     for doc in stack.scripts:
@@ -868,21 +868,11 @@ def autopeft_remote_tokenizer_under_peft_08(stack: Stack) -> Iterator[Finding]:
             tok = _remote_tokenizer(md)
             if tok is None:
                 continue
-            pin = None
             if known is None:
                 from stacklint.knowledge import packages
 
                 known = packages.releases("peft")
-            for iset in stack.environment(doc.path):
-                for c in iset.get("peft"):
-                    if c.marker is not None or c.url:
-                        continue
-                    ok = allowed(c, known)
-                    if ok and all(v in _PEFT_TOKENIZER_NO_REMOTE for v in ok):
-                        pin = c
-                        break
-                if pin is not None:
-                    break
+            pin = confining_pin(stack, doc.path, "peft", known, lambda v: v in _PEFT_TOKENIZER_NO_REMOTE)
             if pin is None:
                 continue
             cls, tloc = tok
@@ -936,7 +926,7 @@ def quantized_checkpoint_too_new_for_transformers(stack: Stack) -> Iterator[Find
     Only reported when the transformers pin excludes every supporting release; checkpoints given
     as hub ids or variables, and methods the knowledge base does not list, are not judged.
     """
-    from stacklint.checks._common import V, allowed
+    from stacklint.checks._common import V, confining_pin
     from stacklint.knowledge import architectures, packages
 
     known = packages.releases("transformers")
@@ -961,18 +951,7 @@ def quantized_checkpoint_too_new_for_transformers(stack: Stack) -> Iterator[Find
             fv = V(floor) if floor else None
             if fv is None:
                 continue
-            pin = None
-            for iset in stack.environment(doc.path):
-                for c in iset.get("transformers"):
-                    if c.marker is not None or c.url:
-                        continue
-                    ok = [V(v) for v in allowed(c, known)]
-                    ok = [v for v in ok if v is not None]
-                    if ok and all(v < fv for v in ok):
-                        pin = c
-                        break
-                if pin is not None:
-                    break
+            pin = confining_pin(stack, doc.path, "transformers", known, lambda v: V(v) < fv)  # type: ignore[operator]
             if pin is None:
                 continue
             qloc = md.config.loc("quantization_config", "quant_method")
@@ -1058,7 +1037,7 @@ def remote_gradient_checkpointing_hook_under_transformers_435(stack: Stack) -> I
     Only reported when the transformers pin admits nothing but 4.35.x and the modeling file is in
     the tree; models given as hub ids, and hooks that accept `enable` or `**kwargs`, are not judged.
     """
-    from stacklint.checks._common import allowed
+    from stacklint.checks._common import confining_pin
     from stacklint.checks._values import is_true
     from stacklint.knowledge import packages
 
@@ -1072,17 +1051,7 @@ def remote_gradient_checkpointing_hook_under_transformers_435(stack: Stack) -> I
             continue
         if known is None:
             known = packages.releases("transformers")
-        pin = None
-        for iset in stack.environment(job.location.path):
-            for c in iset.get("transformers"):
-                if c.marker is not None or c.url:
-                    continue
-                ok = allowed(c, known)
-                if ok and all(v in _GC_BROKEN for v in ok):
-                    pin = c
-                    break
-            if pin is not None:
-                break
+        pin = confining_pin(stack, job.location.path, "transformers", known, lambda v: v in _GC_BROKEN)
         if pin is None:
             continue
         path, cls, fn = hook

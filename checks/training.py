@@ -2032,7 +2032,7 @@ def transformers_438_deepspeed_grad_norm(stack: Stack) -> Iterator[Finding]:
     Only reported when the transformers pin admits nothing but 4.38.x and the DeepSpeed config is
     in the tree; jobs with `--max_grad_norm 0` (no norm is computed) are skipped.
     """
-    from stacklint.checks._common import V, allowed
+    from stacklint.checks._common import V, confining_pin
     from stacklint.knowledge import packages
 
     tf_known: Any = None
@@ -2058,23 +2058,10 @@ def transformers_438_deepspeed_grad_norm(stack: Stack) -> Iterator[Finding]:
         if tf_known is None:  # the release tables load only for a Trainer job under ZeRO
             tf_known, ds_known = packages.releases("transformers"), packages.releases("deepspeed")
         floor = V(_GRADNORM_DS_TENSOR[stage])
-        pin = None
-        ds_ok = True
-        for iset in stack.environment(job.location.path):
-            for c in iset.get("deepspeed"):
-                if c.marker is not None or c.url:
-                    continue
-                got = [V(v) for v in allowed(c, ds_known)]
-                got = [v for v in got if v is not None]
-                if got and floor is not None and all(v < floor for v in got):
-                    ds_ok = False
-            for c in iset.get("transformers"):
-                if c.marker is not None or c.url or pin is not None:
-                    continue
-                ok = allowed(c, tf_known)
-                if ok and all(v in _GRADNORM_TRANSFORMERS for v in ok):
-                    pin = c
-        if pin is None or not ds_ok:
+        pin = confining_pin(stack, job.location.path, "transformers", tf_known, lambda v: v in _GRADNORM_TRANSFORMERS)
+        # a deepspeed pinned below the release that returns a tensor grad norm keeps the job safe
+        ds_old = confining_pin(stack, job.location.path, "deepspeed", ds_known, lambda v: V(v) < floor)
+        if pin is None or ds_old is not None:
             continue
         key = f"{pin.location.path}:{pin.location.line}|{doc.path}"
         if key in seen:
