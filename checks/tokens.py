@@ -319,7 +319,8 @@ def chat_template_syntax_error(stack: Stack) -> Iterator[Finding]:
 @check(code="SL605", name="chat-template-render-fails", severity="warning",
        category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
        summary="The chat template raises when rendered on ordinary conversations.",
-       evidence=("https://github.com/deepseek-ai/DeepSeek-Coder/issues/74",))
+       evidence=("https://github.com/sgl-project/sglang/pull/20700",
+                 "https://github.com/nobodywho-ooo/nobodywho/issues/61"), preview=True)
 def chat_template_render_fails(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Renders each compiling chat template in the sandbox (with transformers' `raise_exception`
