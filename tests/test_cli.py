@@ -39,7 +39,7 @@ def test_text_output_and_exit_1(tmp_path: Path):
     first = r.stdout.splitlines()[0]
     assert first.startswith("out/qwen2.5-7b-instruct-sft/tokenizer_config.json:1:1: SL601 [error] ")
     assert "    fix: " in r.stdout
-    assert r.stdout.rstrip().splitlines()[-1].startswith("Found 1 problem (1 error, 0 warning, 0 info)")
+    assert r.stdout.rstrip().splitlines()[-1].startswith("Found 1 problem (1 error, 0 warnings, 0 info) in 2 files.")
     assert "\033[" not in r.stdout  # not a TTY: no colour
 
 
@@ -265,3 +265,12 @@ def test_preview_rules_run_only_when_asked(tmp_path: Path):
     r = sl("scan", ".", cwd=tmp_path)
     assert r.returncode == 2 and "preview: expected true or false" in r.stderr
     assert "(preview: runs with --preview)" in sl("explain", "SL202", cwd=tmp_path).stdout
+
+
+def test_summary_counts_are_pluralised(tmp_path: Path):
+    (tmp_path / "requirements.txt").write_text("numpy>=2\ntorch==2.1.2\n")
+    r = sl("scan", "requirements.txt", cwd=tmp_path)
+    assert r.stdout.rstrip().splitlines()[-1] == "Found 1 problem (1 error, 0 warnings, 0 info) in 1 file."
+    (tmp_path / "requirements.txt").write_text("numpy<2\ntorch==2.1.2\n")
+    r = sl("scan", "requirements.txt", cwd=tmp_path)
+    assert r.stdout.rstrip().splitlines()[-1] == "All checks passed: 1 file, no problems."

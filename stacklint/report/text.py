@@ -34,12 +34,15 @@ def render(result: Result, rules: Dict[str, Any], *, color: bool = False, statis
             name = rules[code].name if code in rules else ""
             lines.append(f"{n:6d}  {code}  {name}")
     by = {s: sum(1 for f in result.findings if f.severity is s) for s in Severity}
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+
     if result.findings:
-        summary = (f"Found {len(result.findings)} problem{'s' if len(result.findings) != 1 else ''} "
-                   f"({by[Severity.ERROR]} error, {by[Severity.WARNING]} warning, {by[Severity.INFO]} info) "
-                   f"in {result.files_scanned} files.")
+        summary = (f"Found {n(len(result.findings), 'problem')} "
+                   f"({n(by[Severity.ERROR], 'error')}, {n(by[Severity.WARNING], 'warning')}, "
+                   f"{by[Severity.INFO]} info) in {n(result.files_scanned, 'file')}.")
     else:
-        summary = f"All checks passed: {result.files_scanned} files, no problems."
+        summary = f"All checks passed: {n(result.files_scanned, 'file')}, no problems."
     fixable = sum(1 for f in result.findings if f.fix is not None)
     if fixable:
         summary += f" [*] {fixable} fixable with `stacklint scan --fix` (preview with --diff)."
