@@ -243,8 +243,7 @@ _QUANT = ("load_in_4bit", "load_in_8bit")
 @check(code="SL403", name="half-on-quantized-model", severity="error",
        category="API Usage and Interface Issues", subcategory="Call Sequence Error",
        summary="Calling model.half() / .to(float16) on a model loaded in 4-bit or 8-bit.",
-       evidence=("https://github.com/QwenLM/Qwen/issues/1218",
-                 "https://github.com/QwenLM/Qwen2.5/issues/180"))
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/180",))
 def half_on_quantized_model(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports `model.half()` (or `model.to(torch.float16)`/`.float()`/`.bfloat16()`) on a variable
@@ -1415,3 +1414,355 @@ def flash_attention_2_on_float32_load(stack: Stack) -> Iterator[Finding]:
                           f"pass stops with \"RuntimeError: FlashAttention only support fp16 and bf16 data type\" — "
                           f"{remedy}",
                           hint=remedy, related=rel, key=f"{doc.path}:{call.line}:fa2-fp32")
+
+
+# -- generate(stop_words_ids=...) outside Qwen-7B's remote code ----------------------------------
+
+# Keyword arguments that only Qwen (1.0)'s remote-code generate() consumes; transformers' own
+# generate() validates model kwargs (since 4.26) and rejects them for every other model.
+_QWEN1_GENERATE_KWARGS = ("stop_words_ids",)
+_VALIDATES_MODEL_KWARGS = "4.26.0"
+
+
+def _native_model(stack: Stack, doc: PyDoc, call: Call) -> Optional[Tuple[str, str, Optional[Location]]]:
+    """(reference, model_type, where) when a from_pretrained call loads a model known to run on
+    transformers' own code: a local directory (or a known hub id) without auto_map / remote code
+    and whose model_type is not Qwen-1's "qwen"."""
+    md, ckpt, ref = _resolve_model(stack, doc, _first_arg(call))
+    if md is not None and md.config is not None and isinstance(md.config.data, dict):
+        data = md.config.data
+        mtype = data.get("model_type")
+        if not isinstance(mtype, str) or mtype == "qwen" or data.get("auto_map"):
+            return None
+        return ref, mtype, md.config.loc("model_type")
+    if ckpt is not None and isinstance(ckpt.get("model_type"), str):
+        if ckpt["model_type"] == "qwen" or ckpt.get("auto_map") or ckpt.get("trust_remote_code"):
+            return None
+        return ref, ckpt["model_type"], None
+    return None
+
+
+@check(code="SL410", name="qwen1-generate-kwarg-on-native-model", severity="error",
+       category="API Usage and Interface Issues", subcategory="API Compatibility Issues",
+       summary="A script passes stop_words_ids=, a generate() keyword only Qwen-7B's remote code accepts, to a model that runs on transformers' own code (Qwen1.5, Qwen2, ...).",
+       evidence=("https://github.com/QwenLM/Qwen2.5/issues/172", "https://github.com/mMrBun/AIPC/issues/16"))
+def qwen1_generate_kwarg_on_native_model(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `model.generate(..., stop_words_ids=...)` when `model` was loaded in the same script
+    with `from_pretrained` from a model the scan can resolve — a model directory in the tree or a
+    hub id of the knowledge base — that runs on transformers' own modeling code (no `auto_map`,
+    `model_type` other than Qwen-1's `"qwen"`), e.g. Qwen1.5 / Qwen2 (`"qwen2"`).
+
+    ## Why is this bad?
+    `stop_words_ids` is a keyword of Qwen (1.0)'s remote-code `generate()`, copied from its examples.
+    transformers' `generate()` checks unused model kwargs and stops with "ValueError: The following
+    `model_kwargs` are not used by the model: ['stop_words_ids']" for every other model.
+
+    ## Example
+    ```
+    # Qwen1.5-7B-Chat/config.json: "model_type": "qwen2"
+    model = AutoModelForCausalLM.from_pretrained("Qwen1.5-7B-Chat", device_map="auto")
+    out = model.generate(inputs.input_ids, stop_words_ids=[[151645]])
+    ```
+
+    ## Use instead
+    `model.generate(inputs.input_ids, eos_token_id=[151645, 151643])` (or a `StoppingCriteria`);
+    `stop_words_ids` only with Qwen-7B/14B/72B loaded with `trust_remote_code=True`.
+
+    ## Known false alarms
+    Not reported when the model cannot be resolved (a variable path, an unknown hub id), for
+    remote-code models, or when the environment pins transformers below 4.26 (no kwarg check).
+    """
+    from stacklint.checks._common import V, confining_pin
+
+    for doc in stack.scripts:
+        loaded: Dict[str, Tuple[int, str, str, Optional[Location]]] = {}
+        for call in doc.calls:
+            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
+                continue
+            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+            if not _model_class(owner):
+                continue
+            var = _assigned_var(stack, doc.path, call.line)
+            if not var:
+                continue
+            native = _native_model(stack, doc, call)
+            if native is None:
+                loaded.pop(var, None)
+                continue
+            loaded[var] = (call.line, *native)
+        if not loaded:
+            continue
+        old = None
+        for call in doc.calls:
+            if call.short != "generate" or call.receiver not in loaded:
+                continue
+            line0, ref, mtype, mloc = loaded[call.receiver]
+            if call.line <= line0:
+                continue
+            for kw in _QWEN1_GENERATE_KWARGS:
+                arg = call.kwargs.get(kw)
+                if arg is None:
+                    continue
+                if old is None:
+                    from stacklint.knowledge import packages
+
+                    bound = V(_VALIDATES_MODEL_KWARGS)
+                    old = confining_pin(stack, doc.path, "transformers", packages.releases("transformers"),
+                                        lambda v: V(v) is not None and V(v) < bound) or False  # type: ignore[operator]
+                if old:
+                    break
+                loc = Location(doc.path, arg.key_line or arg.line, arg.key_col or arg.col)
+                remedy = "pass eos_token_id=[...] (or a StoppingCriteria) instead"
+                related = (Related(mloc, f"model_type \"{mtype}\""),) if mloc is not None else ()
+                yield Finding("SL410", loc,
+                              f"{call.name}({kw}=...) ({doc.path}:{loc.line}) on {ref} (model_type \"{mtype}\", "
+                              f"loaded at line {line0}): only Qwen-1's remote-code generate() takes {kw}; "
+                              f"transformers raises \"ValueError: The following `model_kwargs` are not used by the "
+                              f"model: ['{kw}']\" — {remedy}",
+                              hint=remedy, related=related, key=f"{doc.path}:{call.receiver}:{kw}")
+
+
+# -- Qwen-1 chat_stream with several eos ids (transformers-stream-generator) ---------------------
+
+def _int_list(node: Any) -> Optional[List[int]]:
+    import ast
+
+    if isinstance(node, (ast.List, ast.Tuple)) and all(
+            isinstance(e, ast.Constant) and type(e.value) is int for e in node.elts):
+        return [e.value for e in node.elts]
+    return None
+
+
+def _dotted(node: Any) -> Optional[str]:
+    import ast
+
+    parts: List[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _stream_call(node: Any) -> bool:
+    """model.chat_stream(...), or the first Qwen API model.chat(..., stream=True)."""
+    import ast
+
+    f = node.func
+    if not isinstance(f, ast.Attribute):
+        return False
+    if f.attr == "chat_stream":
+        return True
+    return f.attr == "chat" and any(k.arg == "stream" and isinstance(k.value, ast.Constant) and k.value.value is True
+                                    for k in node.keywords)
+
+
+@check(code="SL411", name="qwen-chat-stream-multiple-eos-ids", severity="error",
+       category="API Usage and Interface Issues", subcategory="Function Call Parameter Error",
+       summary="A script sets eos_token_id to a list of several ids for Qwen-1's chat_stream(), whose transformers-stream-generator sampler then corrupts the generated token ids.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/1001",))
+def qwen_chat_stream_multiple_eos_ids(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports, in a script that streams with Qwen (1.0)'s remote-code API (`model.chat_stream(...)`
+    or the early `model.chat(..., stream=True)`), an `eos_token_id` given as a list of two or more
+    ids to that call: `generation_config.eos_token_id = [198, 151643]` on the configuration passed
+    as `generation_config=` (or on `model.generation_config` when none is passed), a
+    `GenerationConfig(..., eos_token_id=[...])`, or `eos_token_id=[...]` on the call itself.
+
+    ## Why is this bad?
+    Qwen's streaming runs `sample_stream` of transformers-stream-generator (0.0.4 and 0.0.5, the
+    latest), which marks finished sequences with
+    `unfinished_sequences.mul(sum(next_tokens != i for i in eos_token_id))`: with two eos ids a
+    running sequence gets the factor 2 instead of 1, and from the second step on every token id is
+    rewritten to `2 * token - pad_token_id` (`k * token - (k - 1) * pad_token_id` for k ids), an
+    invalid id, so generation fails (QwenLM/Qwen#1001: only the list fails, `eos_token_id=151643`
+    works). A single eos id, or the non-streaming `chat()`, works.
+
+    ## Example
+    ```
+    generation_config.eos_token_id = [198, 151643]   # stop at a newline too
+    for response in model.chat_stream(tokenizer, prompt, history=None, generation_config=generation_config):
+        ...
+    ```
+
+    ## Use instead
+    Keep one `eos_token_id` and pass the extra stop sequences as `stop_words_ids=[[198]]` (Qwen's
+    StopWordsLogitsProcessor), as the Qwen maintainers advise.
+
+    ## Known false alarms
+    Only lists written in the script are seen; a list in a model directory's generation_config.json
+    is not judged.
+    """
+    import ast
+
+    for doc in stack.scripts:
+        tf = stack.texts.get(doc.path)
+        if tf is None or "eos_token_id" not in tf.text or ("chat_stream" not in tf.text and "stream" not in tf.text):
+            continue
+        try:
+            tree = ast.parse(tf.text)
+        except (SyntaxError, ValueError):
+            continue
+        lists: Dict[str, Tuple[List[int], int, int]] = {}  # object (dotted) -> (ids, line, col)
+        stream_calls: List[Any] = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign):
+                ids = _int_list(node.value)
+                for t in node.targets:
+                    if isinstance(t, ast.Attribute) and t.attr == "eos_token_id":
+                        base = _dotted(t.value)
+                        if base is None:
+                            continue
+                        if ids is not None and len(set(ids)) >= 2:
+                            lists[base] = (ids, t.lineno, t.col_offset + 1)
+                        else:
+                            lists.pop(base, None)
+                if isinstance(node.value, ast.Call) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    fname = _dotted(node.value.func) or ""
+                    if fname.rsplit(".", 2)[-1] in ("GenerationConfig", "from_pretrained") and "GenerationConfig" in fname:
+                        for k in node.value.keywords:
+                            kid = _int_list(k.value) if k.arg == "eos_token_id" else None
+                            if kid is not None and len(set(kid)) >= 2:
+                                lists[node.targets[0].id] = (kid, k.value.lineno, k.value.col_offset + 1)
+            elif isinstance(node, ast.Call) and _stream_call(node):
+                stream_calls.append(node)
+        for call in sorted(stream_calls, key=lambda n: (n.lineno, n.col_offset)):
+            receiver = _dotted(call.func.value)
+            hit = None
+            for k in call.keywords:
+                if k.arg == "eos_token_id":
+                    ids = _int_list(k.value)
+                    if ids is not None and len(set(ids)) >= 2:
+                        hit = (ids, k.value.lineno, k.value.col_offset + 1, "passed to the call")
+            if hit is None:
+                cfg = next((k.value for k in call.keywords if k.arg == "generation_config"), None)
+                obj = _dotted(cfg) if cfg is not None else (f"{receiver}.generation_config" if receiver else None)
+                if obj is not None and obj in lists:
+                    ids, line, col = lists[obj]
+                    if line <= call.lineno:
+                        hit = (ids, line, col, f"on {obj}")
+            if hit is None:
+                continue
+            ids, line, col, how = hit
+            name = call.func.attr + "(" + ("..., stream=True" if call.func.attr == "chat" else "...") + ")"
+            remedy = f"keep one eos_token_id and pass the extra stops as stop_words_ids={[[i] for i in ids]!r}"
+            yield Finding("SL411", Location(doc.path, line, col),
+                          f"eos_token_id={ids} ({doc.path}:{line}, {how}) reaches Qwen's streaming "
+                          f"{name} ({doc.path}:{call.lineno}): transformers-stream-generator's sample_stream "
+                          f"multiplies the unfinished flag by the number of non-matching eos ids ({len(set(ids))}), "
+                          f"so from the second token on every id is rewritten to an invalid value and generation "
+                          f"fails — {remedy}",
+                          hint="set one eos_token_id; pass extra stop sequences as stop_words_ids=[[...]]",
+                          related=(Related(Location(doc.path, call.lineno, call.col_offset + 1), name),),
+                          key=f"{doc.path}:{line}:multi-eos-stream")
+
+
+# -- a ChatML prompt handed to a chat() that builds ChatML itself ------------------------------
+
+_CHATML_MARK = "<|im_start|>"
+
+
+def _str_values(tree: Any) -> Dict[str, Any]:
+    """Simple names bound (once, anywhere in the module) to a string expression: a literal, an
+    f-string, a concatenation or a .format() call. Names assigned more than once are left out."""
+    import ast
+
+    out: Dict[str, Any] = {}
+    seen: Dict[str, int] = {}
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else (
+            [node.target] if isinstance(node, (ast.AugAssign, ast.AnnAssign)) else [])
+        for t in targets:
+            if isinstance(t, ast.Name):
+                seen[t.id] = seen.get(t.id, 0) + 1
+                value = getattr(node, "value", None)
+                if isinstance(node, ast.Assign) and isinstance(value, (ast.Constant, ast.JoinedStr, ast.BinOp, ast.Call)):
+                    out[t.id] = value
+    return {k: v for k, v in out.items() if seen.get(k) == 1}
+
+
+def _has_chatml(node: Any, strings: Dict[str, Any], depth: int = 0) -> bool:
+    """Whether a string expression (literals, names bound to literals, +, .format(), f-strings)
+    certainly contains a ChatML turn marker."""
+    import ast
+
+    if depth > 8:
+        return False
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return _CHATML_MARK in node.value
+    if isinstance(node, ast.Name):
+        return node.id in strings and _has_chatml(strings[node.id], strings, depth + 1)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mod)):
+        return _has_chatml(node.left, strings, depth + 1) or (
+            isinstance(node.op, ast.Add) and _has_chatml(node.right, strings, depth + 1))
+    if isinstance(node, ast.JoinedStr):
+        return any(_has_chatml(v, strings, depth + 1) for v in node.values if isinstance(v, ast.Constant))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
+        return _has_chatml(node.func.value, strings, depth + 1)
+    return False
+
+
+@check(code="SL412", name="chatml-prompt-passed-to-chat", severity="warning",
+       category="API Usage and Interface Issues", subcategory="Function Call Parameter Error",
+       summary="A script passes an already ChatML-formatted prompt (<|im_start|>...) as the query of a model's chat(), which wraps it in ChatML again.",
+       evidence=("https://github.com/QwenLM/Qwen/issues/671",))
+def chatml_prompt_passed_to_chat(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports `model.chat(tokenizer, query, ...)` / `model.chat_stream(...)` (Qwen-1's remote-code
+    chat API and the chat() methods built like it) when the query is a string the script itself
+    formatted in ChatML: a literal, a name bound to a literal, a `+` concatenation, a `.format()` or
+    an f-string that contains `<|im_start|>`.
+
+    ## Why is this bad?
+    `chat()` builds the ChatML conversation itself (system turn, `<|im_start|>user`, the query,
+    `<|im_start|>assistant`), so the model receives ChatML nested in ChatML inside one user turn:
+    the turn structure the model was trained on is broken and the generation is garbage or fails (QwenLM/Qwen#671: "PanicException: no entry found for key" after
+    a full fine-tune; the maintainers' answer: chat() already adds ChatML, use generate() with a
+    hand-built prompt).
+
+    ## Example
+    ```
+    prefix = "<|im_start|>system\\nYou are a helpful assistant.<|im_end|>\\n"
+    postfix = "<|im_start|>user\\n{}<|im_end|>\\n<|im_start|>assistant\\n"
+    model.chat(tokenizer, prefix + postfix.format(query), history=None)
+    ```
+
+    ## Use instead
+    `model.chat(tokenizer, query, history=None, system="...")`, or tokenize the hand-built prompt
+    and call `model.generate(...)`.
+
+    ## Known false alarms
+    A warning: a model whose chat() does not apply ChatML would take the text as is. Only strings
+    the script spells out are judged.
+    """
+    import ast
+
+    for doc in stack.scripts:
+        tf = stack.texts.get(doc.path)
+        if tf is None or _CHATML_MARK not in tf.text or ".chat" not in tf.text:
+            continue
+        try:
+            tree = ast.parse(tf.text)
+        except (SyntaxError, ValueError):
+            continue
+        strings = _str_values(tree)
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("chat", "chat_stream") and isinstance(node.func.value, ast.Name)):
+                continue
+            query = node.args[1] if len(node.args) >= 2 else next(
+                (k.value for k in node.keywords if k.arg == "query"), None)
+            has_tok = len(node.args) >= 1 or any(k.arg == "tokenizer" for k in node.keywords)
+            if query is None or not has_tok or not _has_chatml(query, strings):
+                continue
+            loc = Location(doc.path, query.lineno, query.col_offset + 1)
+            yield Finding("SL412", loc,
+                          f"{node.func.value.id}.{node.func.attr}() ({doc.path}:{node.lineno}) is given a query already "
+                          f"formatted in ChatML ({_CHATML_MARK}...); chat() wraps the query in ChatML itself, so the "
+                          f"model gets ChatML nested in ChatML — pass the plain question (and system=), or call "
+                          f"generate() on the hand-built prompt",
+                          hint="pass the plain question to chat(), or use generate() for a hand-built ChatML prompt",
+                          key=f"{doc.path}:{node.lineno}:chatml-in-chat")

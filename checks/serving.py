@@ -1203,3 +1203,139 @@ def served_weights_exceed_gpu_memory(stack: Stack) -> Iterator[Finding]:
             hint=(f"use tensor-parallel size {need} or more" if need else "use more or larger GPUs") +
                  ", or a quantised checkpoint",
             related=(Related(wloc, how), Related(gs.location, f"GPU {rec['name']}")), key=f"{total:.0f}|{tp}|{pp}|{rec['name']}")
+
+
+# ================================================================================================
+# SL409 vLLM 0.7.1-0.7.2 deepseek_r1 reasoning parser vs a template that opens <think> itself
+# ================================================================================================
+
+# vLLM added --enable-reasoning / --reasoning-parser deepseek_r1 in 0.7.1 (vllm#12473); before
+# 0.7.3 (vllm#13025) the parser split reasoning only when the reply itself contained both <think>
+# and </think>. DeepSeek's updated R1 templates (huggingface.co/deepseek-ai/DeepSeek-R1 commit
+# 8a58a132, 2025-02-09) end the generation prompt with "<think>\n", so the reply never has <think>.
+_R1_PARSER_FIRST = "0.7.1"
+_R1_PARSER_FIXED = "0.7.3"
+
+
+def _r1_parser_pin(stack: Stack, job: Job) -> Optional[Tuple[str, Location]]:
+    """(what, where) when the job's vLLM is only 0.7.1 or 0.7.2: a confining pin, or the
+    vllm/vllm-openai image tag of the job."""
+    from stacklint.checks._common import V, confining_pin
+    from stacklint.knowledge import packages
+
+    lo, hi = V(_R1_PARSER_FIRST), V(_R1_PARSER_FIXED)
+    pin = confining_pin(stack, job.location.path, "vllm", packages.releases("vllm"),
+                        lambda v: V(v) is not None and lo <= V(v) < hi)  # type: ignore[operator]
+    if pin is not None:
+        return pin.raw, pin.location
+    image = str(job.extra.get("image") or "")
+    m = re.search(r"vllm-openai:v?(\d+\.\d+\.\d+)$", image)
+    if m and lo <= V(m.group(1)) < hi:  # type: ignore[operator]
+        return f"image vllm/vllm-openai:{image.rsplit(':', 1)[-1]}", job.location
+    return None
+
+
+def _served_template(stack: Stack, job: Job) -> Optional[Tuple[str, Location]]:
+    """The chat template vLLM applies: the --chat-template file when given (None when it is not
+    in the tree), else the served model directory's own template."""
+    from stacklint.checks._templates import templates
+
+    s = job_setting(stack, job, "chat_template")
+    if s is not None:
+        if not isinstance(s.value, str) or _is_placeholder(s):
+            return None
+        base = job.location.path.rsplit("/", 1)[0] if "/" in job.location.path else "."
+        ref = s.value.strip()
+        cands = [posixpath.normpath(posixpath.join(base, ref))] if not ref.startswith("/") else []
+        cands += [p for p in stack.texts if p.rsplit("/", 1)[-1] == ref.rsplit("/", 1)[-1]]
+        for p in cands:
+            tf = stack.texts.get(p)
+            if tf is not None:
+                return tf.text, Location(p, 1, 1)
+        return None
+    if job.model is None or job.model.local is None:
+        return None
+    found = [t for t in templates(job.model.local) if t.name == "default"]
+    return (found[0].text, found[0].location) if found else None
+
+
+def _opens_think(text: str, special: Tuple[Tuple[str, str], ...]) -> bool:
+    """Whether the template's generation prompt ends with the <think> tag (for a plain chat)."""
+    from stacklint.checks._templates import render
+
+    try:
+        out = render(text, [{"role": "user", "content": "Hello"}], True, special)
+    except Exception:  # noqa: BLE001 - a template that does not render is another rule's business
+        return False
+    return out.rstrip().endswith("<think>")
+
+
+@check(code="SL409", name="r1-reasoning-parser-misses-template-think", severity="error",
+       category="API Usage and Interface Issues", subcategory="API Compatibility Issues",
+       summary="vLLM 0.7.1/0.7.2 with `--reasoning-parser deepseek_r1` serves a chat template that ends the prompt with `<think>`, so the reasoning is never split out (reasoning_content null).",
+       evidence=("https://github.com/deepseek-ai/DeepSeek-R1/issues/363",
+                 "https://github.com/deepseek-ai/DeepSeek-R1/issues/350",
+                 "https://github.com/vllm-project/vllm/pull/13025"))
+def r1_reasoning_parser_misses_template_think(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    Reports a vLLM launch with `--enable-reasoning --reasoning-parser deepseek_r1` whose vLLM is
+    0.7.1 or 0.7.2 (a pin that admits nothing else, or a `vllm/vllm-openai:v0.7.x` image) and
+    whose chat template — the served model directory's, or the `--chat-template` file — ends the
+    generation prompt with `<think>`, as DeepSeek's R1 and R1-Distill templates do since their
+    update of 2025-02-09 (`{{'<｜Assistant｜><think>\\n'}}`).
+
+    ## Why is this bad?
+    The template writes `<think>` into the prompt, so the reply starts inside the reasoning and
+    only contains `</think>`. The deepseek_r1 parser of vLLM 0.7.1–0.7.2 separates reasoning only
+    when the reply holds both tags: every response comes back with `reasoning_content: null` and
+    the whole chain of thought, ending in `</think>`, in `content` (streamed or not). No error is
+    raised. vLLM 0.7.3 (vllm#13025) treats the text before `</think>` as the reasoning.
+
+    ## Example
+    ```sh
+    # requirements.txt: vllm==0.7.2
+    # DeepSeek-R1-Distill-Qwen-32B/tokenizer_config.json: ...{{'<｜Assistant｜><think>\\n'}}...
+    vllm serve ./DeepSeek-R1-Distill-Qwen-32B --enable-reasoning --reasoning-parser deepseek_r1
+    ```
+
+    ## Use instead
+    `vllm>=0.7.3`; or, staying on 0.7.2, a template whose generation prompt ends with
+    `<｜Assistant｜>` (the model then emits `<think>` itself, but may skip reasoning).
+
+    ## Known false alarms
+    Hub ids without a local model directory are not judged (their template is not in the tree),
+    nor launches whose vLLM release is not confined to 0.7.1–0.7.2.
+    """
+    from stacklint.checks._templates import specials
+    from stacklint.checks._values import is_true
+
+    for job in stack.serving_jobs():
+        if job.framework != "vllm":
+            continue
+        parser = job_setting(stack, job, "reasoning_parser")
+        if parser is None or not isinstance(parser.value, str) or parser.value.strip() != "deepseek_r1":
+            continue
+        enable = job_setting(stack, job, "enable_reasoning")
+        if enable is None or not is_true(enable.value):
+            continue  # 0.7.x parses reasoning only with --enable-reasoning
+        pin = _r1_parser_pin(stack, job)
+        if pin is None:
+            continue
+        tmpl = _served_template(stack, job)
+        if tmpl is None:
+            continue
+        text, tloc = tmpl
+        special = specials(job.model.local) if job.model is not None and job.model.local is not None else ()
+        if not _opens_think(text, special):
+            continue
+        what, ploc = pin
+        yield Finding(
+            "SL409", parser.location,
+            f"--reasoning-parser deepseek_r1 ({_where(parser.location)}) under {what} ({_where(ploc)}): the chat "
+            f"template ({_where(tloc)}) ends the prompt with <think>, so replies contain only </think> and this "
+            f"parser (before vLLM {_R1_PARSER_FIXED}) returns reasoning_content null with the whole reasoning in "
+            f"content",
+            hint=f"use vLLM {_R1_PARSER_FIXED} or later, or serve a template whose generation prompt ends with "
+                 f"<｜Assistant｜>",
+            related=(Related(ploc, what), Related(tloc, "generation prompt ends with <think>")),
+            key=f"{job.location.path}:{job.model.ref if job.model else ''}:r1-parser")

@@ -1,0 +1,11 @@
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+tokenizer = AutoTokenizer.from_pretrained("Qwen/Qwen-7B-Chat", trust_remote_code=True)
+model = AutoModelForCausalLM.from_pretrained("Qwen/Qwen-7B-Chat", trust_remote_code=True).eval()
+
+question = "What is the capital of France?"
+response, history = model.chat(tokenizer, question, history=None)
+
+# a hand-built ChatML prompt goes to generate(), not chat()
+prompt = f"<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+output = model.generate(**tokenizer(prompt, return_tensors="pt"))
