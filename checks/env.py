@@ -9,6 +9,12 @@ from stacklint.findings import Finding, Location, Related
 from stacklint.model import Constraint, InstallSet, ModelRef, Stack
 from stacklint.registry import check
 
+from stacklint.checks import env_tokenizer_json as _env_tokenizer_json  # noqa: F401,E402  (SL126)
+from stacklint.checks import env_optimum_gptq as _env_optimum_gptq  # noqa: F401,E402  (SL123)
+from stacklint.checks import env_peft_gptq as _env_peft_gptq  # noqa: F401,E402  (SL118)
+from stacklint.checks import env_breakages as _env_breakages  # noqa: F401,E402  (SL131)
+from stacklint.checks import env_flash_wheels as _env_flash_wheels  # noqa: F401,E402  (SL132)
+
 _ARCH_EVIDENCE = (
     "https://github.com/QwenLM/Qwen2.5/issues/30",  # qwen25-3: KeyError 'qwen2' with transformers 4.32
 )
@@ -596,7 +602,7 @@ def numpy2_with_old_torch(stack: Stack) -> Iterator[Finding]:
 # -- SL106: Python outside a pinned package's Requires-Python ---------------------------
 
 _PY_EVIDENCE = (
-    "https://github.com/QwenLM/Qwen/issues/1199",  # qwen1-201 (System Architecture Compatibility record; thread not yet read, unverified)
+    "https://github.com/QwenLM/Qwen/issues/1199",  # qwen1-201 (System Architecture Compatibility record; read: gcc fails building triton's rotary-kernel stub under Python 3.8 + flash-attn 2.5.7, NOT a Requires-Python rejection — replace when a real case is found)
 )
 
 
@@ -755,13 +761,16 @@ def torch_cuda_variant_not_built(stack: Stack) -> Iterator[Finding]:
 # -- SL108: CUDA extension built from source in a runtime image (no nvcc) -----------------
 
 _RUNTIME_EVIDENCE = (
-    "https://github.com/Dao-AILab/flash-attention#installation-and-features",
+    "https://github.com/Dao-AILab/flash-attention/blob/v2.8.3/setup.py",  # nvcc -V at import whenever CUDA_HOME is found
+    "https://github.com/huggingface/nanotron/issues/167",  # flash-attn>=2.5.0: No such file '/usr/local/cuda/bin/nvcc'
+    "https://github.com/locuslab/open-unlearning/issues/50",  # flash-attn 2.7.4.post1: the same, at egg_info
+    "https://github.com/ByteDance-Seed/Bagel/issues/50",  # docker build: "using CUDA_HOME='/usr/local/cuda'", then nvcc missing
 )
 _NO_NVCC_IMAGE = re.compile(r"(?:^|/)cuda:[^\s]*-(?:runtime|base)(?:-|$)", re.I)
 _SOURCE_BUILT = ("flash-attn",)  # sdist only on the package index: setup.py compiles with nvcc
 
 
-@check(code="SL108", name="cuda-extension-build-without-nvcc", severity="warning",
+@check(code="SL108", name="cuda-extension-build-without-nvcc", severity="error",
        category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
        summary="The flash-attn pip install runs in an nvidia/cuda *-runtime/-base image, which has no nvcc to build it.",
        evidence=_RUNTIME_EVIDENCE)
@@ -772,10 +781,11 @@ def cuda_extension_build_without_nvcc(stack: Stack) -> Iterator[Finding]:
     source distribution.
 
     ## Why is this bad?
-    flash-attn's `setup.py` first tries to download a prebuilt wheel matching the exact torch,
-    CUDA, Python and C++ ABI; when none matches it compiles with nvcc, and a runtime image has none:
-    `OSError: CUDA_HOME environment variable is not set` / "nvcc was not found". Whether a prebuilt
-    wheel matches is decided at build time, so this is a warning, not an error.
+    When pip prepares the flash-attn sdist, its `setup.py` runs `$CUDA_HOME/bin/nvcc -V` at import
+    whenever torch finds a CUDA directory (every release from 1.0 to 2.8.3, before it would look for
+    a prebuilt wheel). These images have `/usr/local/cuda`, which torch takes as `CUDA_HOME`, but no
+    nvcc in it, so the build stops at "Preparing metadata": `FileNotFoundError: [Errno 2] No such
+    file or directory: '/usr/local/cuda/bin/nvcc'`, even when a prebuilt wheel would match.
 
     ## Example
     ```
@@ -790,8 +800,9 @@ def cuda_extension_build_without_nvcc(stack: Stack) -> Iterator[Finding]:
     (or install a prebuilt wheel by URL)
 
     ## Known false alarms
-    Stages that install a wheel by URL, set `FLASH_ATTENTION_SKIP_CUDA_BUILD`, or install the CUDA
-    compiler themselves (`cuda-nvcc`, `cuda-toolkit`) are not reported.
+    Stages that install a wheel by URL or from an index other than PyPI (and its mirrors), set
+    `FLASH_ATTENTION_SKIP_CUDA_BUILD`, or install the CUDA compiler themselves (`cuda-nvcc`,
+    `cuda-toolkit`) are not reported.
     """
     for s in stack.install_sets:
         if s.kind != "dockerfile" or s.base_image is None:
@@ -803,6 +814,8 @@ def cuda_extension_build_without_nvcc(stack: Stack) -> Iterator[Finding]:
         text = tf.text if tf is not None else ""
         if re.search(r"FLASH_ATTENTION_SKIP_CUDA_BUILD|cuda-nvcc|cuda-toolkit|cuda-compiler", text):
             continue
+        if any(not _VLLM_STOCK_INDEX.match(str(st.value).strip()) for st in s.index_urls):
+            continue  # a private index or find-links page may serve flash-attn wheels
         for c in s.constraints:
             if c.name not in _SOURCE_BUILT or c.url:
                 continue
@@ -1480,3 +1493,166 @@ def vllm_on_gpu_below_compute_capability_7(stack: Stack) -> Iterator[Finding]:
                  "that runs on this GPU (transformers, llama.cpp)",
             related=(Related(gs.location, f"GPU {rec['name']}: compute capability {cap:g}"),),
             key=f"vllm-cc|{rec['name']}")
+
+
+# -- SL134: a torch CUDA wheel built with a toolkit that predates the target GPU's architecture --
+
+# The first CUDA toolkit whose compiler emits code for each NVIDIA architecture generation
+# (compute-capability major). The official torch wheels carry compiled kernels for the
+# architectures of their TORCH_CUDA_ARCH_LIST only, which a build can list only if its toolkit
+# knows them: torch 2.0.1+cu117 is built for sm_37..sm_86 and its cu118 twin adds sm_90; the
+# cu124/cu126 builds stop at sm_90 and only the cu128 builds add sm_100/sm_120. Within one major
+# the newest kernel of a lower minor runs (sm_86 code on an sm_89 RTX 4090), so only the major is
+# compared. Sources: CUDA 11.0 release notes (sm_80, https://docs.nvidia.com/cuda/archive/11.0/cuda-toolkit-release-notes/index.html),
+# CUDA 11.8 (sm_89/sm_90, https://docs.nvidia.com/cuda/archive/11.8.0/cuda-toolkit-release-notes/index.html),
+# CUDA 12.8 (sm_100/sm_120, https://docs.nvidia.com/cuda/archive/12.8.0/cuda-toolkit-release-notes/index.html);
+# the wheels' arch lists: https://github.com/pytorch/builder/blob/main/manywheel/build_cuda.sh
+# (release/2.0 and later), https://github.com/pytorch/pytorch/blob/main/.ci/manywheel/build_cuda.sh.
+# Checked 2026-12-04.
+_FIRST_TOOLKIT_FOR_MAJOR = {8: (11, 0), 9: (11, 8), 10: (12, 8), 12: (12, 8)}
+_TORCH_ARCH_EVIDENCE = (
+    "https://github.com/deepseek-ai/DeepSeek-Coder/issues/168",  # dscoder-22: torch 2.0.1+cu117 on H100 PCIe: "no kernel image is available"
+    "https://github.com/pytorch/pytorch/issues/167244",  # torch 2.7.0.dev+cu124 on RTX 5090 (sm_120): "no kernel image is available"
+)
+_PIP_KINDS = ("requirements", "pyproject", "dockerfile", "script")
+
+
+def _variant_toolkit(variant: str) -> Optional[Tuple[int, int]]:
+    m = re.match(r"cu(\d{2,3})$", variant)
+    if not m:
+        return None
+    d = m.group(1)
+    return int(d[:-1]), int(d[-1])
+
+
+def _torch_wheel_variant(stack: Stack, s: InstallSet, c: Constraint, base: str) -> Optional[Tuple[str, Location, str]]:
+    """(variant, where, how) of the torch wheel pip installs for an exact pin: its local label, the
+    PyTorch index the command names, else the CUDA build published on PyPI (Linux x86_64)."""
+    if c.local:
+        return c.local, c.location, "local label"
+    idx = _primary_index_variant(s)
+    if idx is not None:
+        return (idx[0], idx[1], "index") if _same_command(s, idx[1], c) else None
+    extra: List[Tuple[str, Location]] = []
+    for st in s.index_urls:
+        value = str(st.value).strip()
+        m = _WHL_INDEX.search(value.rstrip("/") + "/")
+        if m is not None and "download.pytorch.org" in value:
+            extra.append((m.group(1), st.location))
+        elif _VLLM_STOCK_INDEX.match(value) and "download.pytorch.org" not in value:
+            continue  # PyPI or a public mirror of it: the PyPI wheel
+        else:
+            return None  # another index or a find-links page may serve other builds
+    if extra:
+        # `--extra-index-url .../whl/cu118`: torch==2.0.1 also matches 2.0.1+cu118, which pip prefers
+        return (extra[0][0], extra[0][1], "index") if len(extra) == 1 else None
+    from stacklint.checks import _platform as P
+
+    if stack.target_platform is not None and P.normalize(stack.target_platform.value) not in (None, "linux-x86_64"):
+        return None
+    if s.platforms and any(P.normalize(st.value) != "linux-x86_64" for st in s.platforms):
+        return None
+    for d in stack.install_sets:
+        # an image that ships torch (pytorch/pytorch, nvcr.io/nvidia/pytorch) already satisfies a plain pin
+        if d.kind == "dockerfile" and d.base_image is not None and c.location.path in (d.files or ()) \
+                and re.search(r"torch", str(d.base_image.value), re.I):
+            return None
+    from stacklint.knowledge import cuda
+
+    default = cuda.torch_default_cuda(base)
+    return (default, c.location, "PyPI wheel") if default else None
+
+
+@check(code="SL134", name="torch-wheel-lacks-gpu-architecture", severity="error",
+       category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
+       summary="The pinned torch wheel is a CUDA build older than the target GPU's architecture, so it holds no kernel for that GPU (torch 2.0.1+cu117 on an H100).",
+       evidence=_TORCH_ARCH_EVIDENCE)
+def torch_wheel_lacks_gpu_architecture(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    For every exact torch pin installed with pip, finds the CUDA build pip installs: the local label
+    (`torch==2.0.1+cu117`), the PyTorch index the command names (`--index-url
+    https://download.pytorch.org/whl/cu117`), else the CUDA build of that release on PyPI (from
+    stacklint's knowledge base: 2.0.1 is cu117, 2.1-2.4 cu121, 2.5-2.6 cu124, ...). When the target
+    GPU is known (`--gpu`, `[tool.stacklint.target] gpu`), compares that CUDA toolkit with the first
+    toolkit that can compile for the GPU's architecture generation: CUDA 11.0 for Ampere/Ada (sm_8x),
+    11.8 for Hopper (sm_90), 12.8 for Blackwell (sm_100, sm_120).
+
+    ## Why is this bad?
+    The official wheels hold compiled kernels for the architectures their toolkit knew and no
+    portable code: on a newer GPU torch warns "NVIDIA H100 PCIe with CUDA capability sm_90 is not
+    compatible with the current PyTorch installation" and the first CUDA operation fails with
+    `RuntimeError: CUDA error: no kernel image is available for execution on the device` (model
+    loading, DeepSpeed initialisation, the first forward pass).
+
+    ## Example
+    ```
+    # requirements.txt (target GPU: H100)
+    torch==2.0.1+cu117
+    ```
+
+    ## Use instead
+    ```
+    torch==2.0.1+cu118      # a CUDA 11.8+ build carries sm_90 kernels
+    ```
+
+    ## Known false alarms
+    Only exact pins are judged, and only pip installs (conda builds are not read). Torch built from
+    source, a custom `TORCH_CUDA_ARCH_LIST`, or an index other than PyPI and download.pytorch.org is
+    not judged; without a target GPU nothing is reported. GPUs of an architecture generation not
+    listed (compute capability 11.x, AMD, unknown names) are not judged.
+    """
+    if not stack.install_sets or not stack.gpus:
+        return
+    from stacklint.knowledge import hardware
+
+    for s in stack.install_sets:
+        if s.kind not in _PIP_KINDS:
+            continue
+        gpu = None
+        for gs in stack.gpus:
+            if gs.key == "config" or gs.location.path in (s.files or (s.location.path,)):
+                rec = hardware.gpu(str(gs.value).split(":", 1)[0]) if isinstance(gs.value, str) else None
+                if rec is not None:
+                    gpu = (gs, rec)
+                    if gs.key == "config":
+                        break
+        if gpu is None:
+            continue
+        gs, rec = gpu
+        if rec.get("vendor") != "nvidia":
+            continue
+        try:
+            major = int(str(rec.get("compute_capability")).split(".", 1)[0])
+        except ValueError:
+            continue
+        need = _FIRST_TOOLKIT_FOR_MAJOR.get(major)
+        if need is None:
+            continue
+        for c in s.get("torch"):
+            v = c.exact()
+            if v is None or c.url:
+                continue
+            base = str(v).split("+", 1)[0]
+            got = _torch_wheel_variant(stack, s, c, base)
+            if got is None:
+                continue
+            variant, where, how = got
+            tk = _variant_toolkit(variant)
+            if tk is None or tk >= need:
+                continue
+            from stacklint.checks import _envlib as E
+
+            fixes = [x for x in (E.torch_cuda_variants(base) or []) if (_variant_toolkit(x) or (0, 0)) >= need]
+            cc = rec.get("compute_capability")
+            arch = rec.get("architecture") or f"sm_{str(cc).replace('.', '')}"
+            msg = (f"{E_describe(c)} installs the CUDA {tk[0]}.{tk[1]} build ({variant}, {how}), which has no "
+                   f"kernels for {arch} GPUs (compute capability {cc}, first compiled by CUDA {need[0]}.{need[1]}): on "
+                   f"the target GPU {rec['name']} the first CUDA operation fails with \"CUDA error: no kernel image "
+                   f"is available for execution on the device\"")
+            hint = (f"install torch=={base}+{fixes[0]} (a CUDA {need[0]}.{need[1]}+ build)" if fixes else
+                    f"use a torch release with a CUDA {need[0]}.{need[1]}+ build")
+            related = [Related(gs.location, f"GPU {rec['name']}: compute capability {cc}")]
+            if where != c.location:
+                related.append(Related(where, f"index of {variant} wheels"))
+            yield Finding("SL134", c.location, msg, hint=hint, related=tuple(related),
+                          key=f"torch-arch|{base}+{variant}|{rec['name']}")

@@ -684,6 +684,20 @@ def _link_models(stack: Stack) -> None:
             _mounted_model(stack, job)
 
 
+def _under_stack_files(stack: Stack, d: str) -> bool:
+    """Whether ``d`` or one of its ancestors directly holds a stack file."""
+    held = stack.__dict__.get("_stack_file_dirs")
+    if held is None or held[0] != len(stack.kinds):
+        held = (len(stack.kinds), {dirname(p) for p in stack.kinds})
+        stack.__dict__["_stack_file_dirs"] = held
+    while True:
+        if d in held[1]:
+            return True
+        if d == ".":
+            return False
+        d = dirname(d)
+
+
 def resolve_model(stack: Stack, ref: ModelRef) -> None:
     """Attach the local model directory or the knowledge record for a reference."""
     text = ref.ref.strip()
@@ -692,11 +706,20 @@ def resolve_model(stack: Stack, ref: ModelRef) -> None:
     base = dirname(ref.location.path)
     if not text.startswith("/"):
         import posixpath
-        cand = posixpath.normpath(posixpath.join(base, text)) if base != "." else posixpath.normpath(text)
-        md = stack.model_dirs.get(cand)
-        if md is not None:
-            ref.local = md
-            return
+        # relative to the naming file first, then to its ancestors: scripts are usually launched
+        # from the repository root (``bash finetune/finetune_lora_ds.sh`` naming ``Qwen-7B-Chat``).
+        # An ancestor counts only below a directory that holds stack files itself, so the script
+        # and the model directory share a project (stacklint.batch units) in batched scans too.
+        d = base
+        while True:
+            cand = posixpath.normpath(posixpath.join(d, text)) if d != "." else posixpath.normpath(text)
+            md = stack.model_dirs.get(cand)
+            if md is not None and (d == base or _under_stack_files(stack, d)):
+                ref.local = md
+                return
+            if d == ".":
+                break
+            d = posixpath.dirname(d) or "."
     if _HUB_ID.match(text):
         from stacklint import knowledge_access
         ref.checkpoint = knowledge_access.checkpoint(text)

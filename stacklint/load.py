@@ -123,6 +123,9 @@ def read_blob(abspath: str, *, safetensors: bool, max_header: int) -> "Optional[
         with os.fdopen(fd, "rb", closefd=False) as fh:
             head = fh.read(HEAD_BYTES)
             if not safetensors or head.startswith(b"version https://git-lfs"):
+                if (not safetensors and os.path.basename(abspath) == "tokenizer.json"
+                        and not head.startswith(b"version https://git-lfs")):
+                    return Blob(size, head, tokenizer_parts=_tokenizer_json_parts(fh, head, max_header))
                 return Blob(size, head)
             if size < 8:
                 return Blob(size, head, st_error=f"file is {size} bytes, shorter than the 8-byte header length")
@@ -138,6 +141,65 @@ def read_blob(abspath: str, *, safetensors: bool, max_header: int) -> "Optional[
     finally:
         os.close(fd)
     return _safetensors_header(size, head, n, raw)
+
+
+_TOK_MODEL_RE = re.compile(rb'"model"\s*:\s*\{')
+_TOK_MERGES_RE = re.compile(rb'"merges"\s*:\s*\[\s*(\[|")')
+_TOK_CHUNK = 1 << 20
+_TOK_MAX = 64 << 20
+
+
+def _tokenizer_json_parts(fh, head: bytes, limit: int):  # type: ignore[no-untyped-def]
+    """The top-level "pre_tokenizer" and "decoder" values of a tokenizer.json, each with the
+    1-based line of its key, and the form of the BPE "merges" of its "model" section:
+    ("merges", line, "pairs") for [["a", "b"], ...] (written by tokenizers >= 0.20) or
+    ("merges", line, "strings") for ["a b", ...]. The tokenizers library writes "pre_tokenizer"
+    and "decoder" before "model"; the file is read in chunks until the first merge (at most
+    min(limit, 64 MiB)). None when nothing can be read."""
+    data = bytearray(head)
+    cap = min(limit, _TOK_MAX)
+    stop = -1
+    merges = None
+    scanned = 0
+    while True:
+        start = max(0, scanned - 64)
+        if stop < 0:
+            m = _TOK_MODEL_RE.search(data, start)
+            if m is not None:
+                stop = m.start()
+        if stop >= 0:
+            mm = _TOK_MERGES_RE.search(data, max(start, stop))
+            if mm is not None:
+                form = "pairs" if mm.group(1) == b"[" else "strings"
+                merges = ("merges", data.count(b"\n", 0, mm.start()) + 1, form)
+                break
+        scanned = len(data)
+        if len(data) >= cap:
+            break
+        chunk = fh.read(min(_TOK_CHUNK, cap - len(data)))
+        if not chunk:
+            break
+        data.extend(chunk)
+    raw = bytes(data[:stop]) if stop >= 0 else bytes(data)
+    text = raw.decode("utf-8", errors="replace")
+    dec = json.JSONDecoder()
+    out = []
+    seen = set()
+    for m in re.finditer(r'"(pre_tokenizer|decoder)"\s*:\s*', text):
+        key = m.group(1)
+        if key in seen:
+            continue
+        try:
+            value, _end = dec.raw_decode(text, m.end())
+        except (ValueError, RecursionError):
+            continue
+        seen.add(key)
+        out.append((key, text.count("\n", 0, m.start()) + 1, value))
+        if len(seen) == 2:
+            break
+    if merges is not None:
+        out.append(merges)
+    return tuple(out) or None
 
 
 def _safetensors_header(size: int, head: bytes, n: int, raw: bytes) -> "Blob":

@@ -1,0 +1,161 @@
+"""flash-attn with no prebuilt wheel for the pinned torch, compiled in an image without nvcc
+(SL132), from the wheel matrix of each flash-attn release in ``knowledge/data/breakages.json``.
+Imported by the environment family."""
+from __future__ import annotations
+
+import re
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+from stacklint.findings import Finding, Related
+from stacklint.model import Constraint, InstallSet, Stack
+from stacklint.registry import check
+
+_EVIDENCE = (
+    "https://github.com/Dao-AILab/flash-attention/blob/v2.8.3/setup.py",  # wheel lookup, then CUDAExtension without CUDA_HOME
+    "https://github.com/Dao-AILab/flash-attention/blob/v2.8.3/.github/workflows/publish.yml",  # the wheel matrix
+    "https://github.com/Dao-AILab/flash-attention/issues/1229",  # python:3.10-slim image: pip install flash-attn fails
+    "https://github.com/Dao-AILab/flash-attention/issues/509",  # 2.1.2: nvcc not found, then no wheel -> build fails
+)
+# Base images with no CUDA toolkit directory: torch's CUDA_HOME lookup finds nothing, so flash-attn
+# can only install from its prebuilt wheel. CUDA images (nvidia/cuda, pytorch/pytorch, nvcr.io)
+# are SL108's concern or ship nvcc.
+_NO_CUDA_IMAGE = re.compile(
+    r"^(?:docker\.io/)?(?:library/)?(?:python|debian|ubuntu|alpine|rockylinux|almalinux|centos|fedora|amazonlinux)"
+    r"(?::|@|$)", re.I)
+# flash-attn releases before 2.1.2 raise at setup.py import when CUDA_HOME is not found at all
+# (raise_if_cuda_home_none at module level; 2.1.2 turned it into a warning, git tags v2.0.6-v2.1.1 vs v2.1.2).
+_FIRST_WITHOUT_CUDA_HOME = "2.1.2"
+
+
+def _matrix(release: str) -> Optional[Dict[str, List[str]]]:
+    """torch minor -> CUDA majors flash-attn ``release`` publishes wheels for (None: unknown)."""
+    from stacklint.checks import _envlib as E
+    from stacklint.knowledge import breakages
+
+    for rec in breakages.all_breakages():
+        wheels = rec.get("wheels")
+        if rec.get("kind") != "build" or not isinstance(wheels, dict):
+            continue
+        fa = next((c for c in rec.get("when", ()) if c.get("package") == "flash-attn"), None)
+        spec = E.spec_of(fa.get("specifier", "")) if fa else None
+        if spec is not None and E.admits(spec, release):
+            return wheels
+    return None
+
+
+def _admitted(cs: Sequence[Constraint]) -> List[str]:
+    from stacklint.checks import _envlib as E
+
+    for c in cs:
+        v = c.exact()
+        if v is not None:
+            return [v.public]
+    return E.candidates(cs)
+
+
+def _minor(release: str) -> str:
+    return ".".join(release.split(".")[:2])
+
+
+@check(code="SL132", name="flash-attn-needs-cuda-toolkit-it-lacks", severity="error",
+       category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
+       summary="A Docker image with no CUDA toolkit installs flash-attn, and no prebuilt wheel matches the pinned torch, so its build fails.",
+       evidence=_EVIDENCE)
+def flash_attn_needs_cuda_toolkit(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    In a Dockerfile stage built on an image with no CUDA toolkit (`python:*`, `ubuntu:*`,
+    `debian:*`, ...), looks up the flash-attn release the stage installs next to an exact torch pin
+    in the wheel matrix of that release (its `publish.yml` at the release tag, in stacklint's
+    knowledge base): which torch minors and CUDA majors it ships prebuilt wheels for. Reports when
+    no admitted flash-attn release has a wheel for that torch (and, when known, that torch's CUDA
+    build: the `+cu118` label, the PyTorch index, or the CUDA build of that torch on PyPI), and
+    flash-attn releases before 2.1.2, which need a CUDA toolkit even to use a wheel.
+
+    ## Why is this bad?
+    flash-attn is published on PyPI as a source distribution. Its `setup.py` downloads the
+    prebuilt wheel named after the installed torch and CUDA major and, when there is none,
+    compiles the CUDA kernels, which needs nvcc and `CUDA_HOME`: in an image without a CUDA
+    toolkit the image build fails with `OSError: CUDA_HOME environment variable is not set`
+    (before 2.1.2: "flash_attn was requested, but nvcc was not found" at once).
+
+    ## Example
+    ```
+    FROM python:3.10-slim
+    RUN pip install torch==2.4.0 && pip install flash-attn==2.5.8 --no-build-isolation
+    ```
+
+    ## Use instead
+    ```
+    FROM python:3.10-slim
+    RUN pip install torch==2.4.0 && pip install flash-attn==2.6.3 --no-build-isolation
+    ```
+    (2.6.3 ships torch 2.4 wheels; or build on an `nvidia/cuda:*-devel` image)
+
+    ## Known false alarms
+    Stages that install flash-attn from a wheel URL or another index, set `CUDA_HOME` or
+    `FLASH_ATTENTION_SKIP_CUDA_BUILD`, or install a CUDA toolkit (`cuda-nvcc`, `cuda-toolkit`,
+    `nvidia-cuda-toolkit`) are not reported; nor are torch or flash-attn constraints that admit a
+    release with a wheel. Wheels exist per Python minor too; a Python flash-attn has no wheel for
+    is not judged.
+    """
+    if not stack.install_sets:
+        return
+    from stacklint.checks import env as ENV
+    from stacklint.checks import _envlib as E
+
+    for s in stack.install_sets:
+        if s.kind != "dockerfile" or s.base_image is None:
+            continue
+        image = str(s.base_image.value).strip()
+        if not _NO_CUDA_IMAGE.match(image):
+            continue
+        tf = stack.texts.get(s.location.path)
+        if re.search(r"CUDA_HOME|FLASH_ATTENTION_SKIP_CUDA_BUILD|cuda-nvcc|cuda-toolkit|cuda-compiler",
+                     tf.text if tf else ""):
+            continue
+        if any(not ENV._VLLM_STOCK_INDEX.match(str(st.value).strip()) for st in s.index_urls
+               if "download.pytorch.org" not in str(st.value)):
+            continue  # a private index or find-links page may serve flash-attn wheels
+        py = E.python_of(s)
+        fa_cs = [c for c in s.get("flash-attn") if not c.url and E.constraint_applies(c, py)]
+        torch_cs = [c for c in s.get("torch") if not c.url and E.constraint_applies(c, py)]
+        exact = [c for c in torch_cs if c.exact() is not None]
+        if not fa_cs or not exact:
+            continue
+        t = exact[0]
+        base = str(t.exact()).split("+", 1)[0]
+        got = ENV._torch_wheel_variant(stack, s, t, base)
+        cuda_major: Optional[str] = None
+        if got is not None:
+            m = re.match(r"cu(\d+)\d$", got[0])
+            if m is None:
+                continue  # a CPU or ROCm torch: not a CUDA build of flash-attn
+            cuda_major = m.group(1)
+        fa_rel = _admitted(fa_cs)
+        if not fa_rel:
+            continue
+        reasons: List[str] = []
+        for r in fa_rel:
+            if E.V(r) is not None and E.V(r) < E.V(_FIRST_WITHOUT_CUDA_HOME):  # type: ignore[operator]
+                reasons.append(f"flash-attn {r} needs a CUDA toolkit even to install a prebuilt wheel (before 2.1.2)")
+                continue
+            wheels = _matrix(r)
+            if wheels is None:
+                break  # a release stacklint has no wheel matrix for: not judged
+            majors = wheels.get(_minor(base))
+            if majors and (cuda_major is None or cuda_major in majors):
+                break  # this release has a wheel
+            have = ", ".join(f"{k} (CUDA {'/'.join(v)})" for k, v in wheels.items())
+            build = f"torch {_minor(base)}" + (f" with CUDA {cuda_major}" if cuda_major else "")
+            reasons.append(f"flash-attn {r} has no prebuilt wheel for {build} (it ships wheels for torch {have})")
+        else:
+            fa = fa_cs[0]
+            msg = (f"{E.describe(fa)} ({fa.location.path}:{fa.location.line}) is compiled from source next to "
+                   f"{E.describe(t)} ({t.location.path}:{t.location.line}) in {image} "
+                   f"({s.base_image.location.path}:{s.base_image.location.line}), which has no CUDA toolkit: the "
+                   f"image build fails with \"CUDA_HOME environment variable is not set\" — {reasons[-1]}")
+            yield Finding("SL132", fa.location, msg,
+                          hint="pin a flash-attn release with a wheel for this torch, or build on an nvidia/cuda -devel image",
+                          related=(Related(t.location, E.describe(t)),
+                                   Related(s.base_image.location, f"{image}: no CUDA toolkit")),
+                          key=f"{E.describe(fa)}|{base}|{cuda_major}|{image}")
