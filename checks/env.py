@@ -602,7 +602,8 @@ def numpy2_with_old_torch(stack: Stack) -> Iterator[Finding]:
 # -- SL106: Python outside a pinned package's Requires-Python ---------------------------
 
 _PY_EVIDENCE = (
-    "https://github.com/QwenLM/Qwen/issues/1199",  # qwen1-201 (System Architecture Compatibility record; read: gcc fails building triton's rotary-kernel stub under Python 3.8 + flash-attn 2.5.7, NOT a Requires-Python rejection — replace when a real case is found)
+    "https://github.com/llm-d/llm-d-benchmark/pull/677",  # python:3.14 base image: "Package 'vllm' requires a different Python: 3.14.3 not in '<3.14,>=3.10'"
+    "https://packaging.python.org/en/latest/specifications/core-metadata/#requires-python",
 )
 
 
