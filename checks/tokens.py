@@ -281,7 +281,8 @@ def special_token_id_outside_vocab(stack: Stack) -> Iterator[Finding]:
 @check(code="SL604", name="chat-template-syntax-error", severity="error",
        category="Tokenizer and Text Processing Issues", subcategory="Control Token Issues",
        summary="The chat template does not compile as Jinja.",
-       evidence=("https://github.com/deepseek-ai/DeepSeek-Coder/issues/108",))
+       evidence=("https://github.com/oobabooga/textgen/pull/4911",  # unescaped apostrophes: TemplateSyntaxError
+                 "https://github.com/vllm-project/vllm/issues/15230"))  # QwQ-32B template pasted unescaped
 def chat_template_syntax_error(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Compiles every chat template (tokenizer_config.json `chat_template`, `chat_template.jinja`,
