@@ -7,7 +7,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from stacklint.findings import Finding, Fix, Location, Related
 from stacklint.model import Constraint, Stack
-from stacklint.parsers.python import Call, PyDoc
+from stacklint.parsers.python import Call, PyDoc, dotted
 
 
 _KWARG_KINDS = ("keyword_argument",)
@@ -1534,19 +1534,6 @@ def _int_list(node: Any) -> Optional[List[int]]:
     return None
 
 
-def _dotted(node: Any) -> Optional[str]:
-    import ast
-
-    parts: List[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if isinstance(node, ast.Name):
-        parts.append(node.id)
-        return ".".join(reversed(parts))
-    return None
-
-
 def _stream_call(node: Any) -> bool:
     """model.chat_stream(...), or the first Qwen API model.chat(..., stream=True)."""
     import ast
@@ -1613,15 +1600,15 @@ def qwen_chat_stream_multiple_eos_ids(stack: Stack) -> Iterator[Finding]:
                 ids = _int_list(node.value)
                 for t in node.targets:
                     if isinstance(t, ast.Attribute) and t.attr == "eos_token_id":
-                        base = _dotted(t.value)
-                        if base is None:
+                        base = dotted(t.value)
+                        if not base:
                             continue
                         if ids is not None and len(set(ids)) >= 2:
                             lists[base] = (ids, t.lineno, t.col_offset + 1)
                         else:
                             lists.pop(base, None)
                 if isinstance(node.value, ast.Call) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    fname = _dotted(node.value.func) or ""
+                    fname = dotted(node.value.func) or ""
                     if fname.rsplit(".", 2)[-1] in ("GenerationConfig", "from_pretrained") and "GenerationConfig" in fname:
                         for k in node.value.keywords:
                             kid = _int_list(k.value) if k.arg == "eos_token_id" else None
@@ -1630,7 +1617,7 @@ def qwen_chat_stream_multiple_eos_ids(stack: Stack) -> Iterator[Finding]:
             elif isinstance(node, ast.Call) and _stream_call(node):
                 stream_calls.append(node)
         for call in sorted(stream_calls, key=lambda n: (n.lineno, n.col_offset)):
-            receiver = _dotted(call.func.value)
+            receiver = dotted(call.func.value)
             hit = None
             for k in call.keywords:
                 if k.arg == "eos_token_id":
@@ -1639,7 +1626,7 @@ def qwen_chat_stream_multiple_eos_ids(stack: Stack) -> Iterator[Finding]:
                         hit = (ids, k.value.lineno, k.value.col_offset + 1, "passed to the call")
             if hit is None:
                 cfg = next((k.value for k in call.keywords if k.arg == "generation_config"), None)
-                obj = _dotted(cfg) if cfg is not None else (f"{receiver}.generation_config" if receiver else None)
+                obj = dotted(cfg) if cfg is not None else (f"{receiver}.generation_config" if receiver else None)
                 if obj is not None and obj in lists:
                     ids, line, col = lists[obj]
                     if line <= call.lineno:

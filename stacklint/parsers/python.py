@@ -178,7 +178,7 @@ class _Visitor(ast.NodeVisitor):
             if isinstance(target, ast.Name):
                 self.assigned[target.id] = value
                 if isinstance(node.value, ast.Call):
-                    self.origins[target.id] = self._qualname(_dotted(node.value.func))
+                    self.origins[target.id] = self._qualname(dotted(node.value.func))
 
     def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
         self.generic_visit(node)
@@ -186,7 +186,7 @@ class _Visitor(ast.NodeVisitor):
             self.assigned[node.target.id] = literal(node.value, self.assigned)
 
     def visit_Call(self, node: ast.Call) -> None:
-        name = _dotted(node.func)
+        name = dotted(node.func)
         if name:
             call = Call(name, self._qualname(name), node.lineno, node.col_offset + 1)
             if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
@@ -247,7 +247,7 @@ def _arg(node: ast.AST, env: Dict[str, Any]) -> Arg:
                end_line=getattr(node, "end_lineno", 0) or 0, end_col=(getattr(node, "end_col_offset", 0) or 0) + 1)
 
 
-def _dotted(node: ast.AST) -> str:
+def dotted(node: ast.AST) -> str:
     parts: List[str] = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
@@ -256,7 +256,7 @@ def _dotted(node: ast.AST) -> str:
         parts.append(node.id)
         return ".".join(reversed(parts))
     if isinstance(node, ast.Call):  # Foo(...).bar(...)
-        inner = _dotted(node.func)
+        inner = dotted(node.func)
         return ".".join([inner + "()"] + list(reversed(parts))) if inner else ""
     return ""
 
@@ -286,7 +286,7 @@ def literal(node: ast.AST, env: Dict[str, Any], depth: int = 0) -> Any:
         v = literal(node.operand, env, depth + 1)
         return -v if isinstance(v, (int, float)) and not isinstance(v, bool) else UNKNOWN
     if isinstance(node, ast.Attribute):
-        dotted = _dotted(node)
+        dotted = dotted(node)
         return Unknown(dotted) if dotted else UNKNOWN  # e.g. torch.bfloat16
     return UNKNOWN
 
