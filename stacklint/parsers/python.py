@@ -286,8 +286,8 @@ def literal(node: ast.AST, env: Dict[str, Any], depth: int = 0) -> Any:
         v = literal(node.operand, env, depth + 1)
         return -v if isinstance(v, (int, float)) and not isinstance(v, bool) else UNKNOWN
     if isinstance(node, ast.Attribute):
-        dotted = dotted(node)
-        return Unknown(dotted) if dotted else UNKNOWN  # e.g. torch.bfloat16
+        name = dotted(node)
+        return Unknown(name) if name else UNKNOWN  # e.g. torch.bfloat16
     return UNKNOWN
 
 
