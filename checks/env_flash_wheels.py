@@ -4,7 +4,7 @@ Imported by the environment family."""
 from __future__ import annotations
 
 import re
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence
 
 from stacklint.findings import Finding, Related
 from stacklint.model import Constraint, InstallSet, Stack
@@ -22,24 +22,21 @@ _EVIDENCE = (
 _NO_CUDA_IMAGE = re.compile(
     r"^(?:docker\.io/)?(?:library/)?(?:python|debian|ubuntu|alpine|rockylinux|almalinux|centos|fedora|amazonlinux)"
     r"(?::|@|$)", re.I)
-# flash-attn releases before 2.1.2 raise at setup.py import when CUDA_HOME is not found at all
-# (raise_if_cuda_home_none at module level; 2.1.2 turned it into a warning, git tags v2.0.6-v2.1.1 vs v2.1.2).
-_FIRST_WITHOUT_CUDA_HOME = "2.1.2"
 
 
-def _matrix(release: str) -> Optional[Dict[str, List[str]]]:
-    """torch minor -> CUDA majors flash-attn ``release`` publishes wheels for (None: unknown)."""
+def _wheel_facts(release: str) -> Optional[Dict[str, Any]]:
+    """The build record of flash-attn ``release`` (its ``wheels``: torch minor -> CUDA majors it
+    ships prebuilt wheels for, and ``needs_cuda_home``), None when stacklint has none."""
     from stacklint.checks import _envlib as E
     from stacklint.knowledge import breakages
 
     for rec in breakages.all_breakages():
-        wheels = rec.get("wheels")
-        if rec.get("kind") != "build" or not isinstance(wheels, dict):
+        if rec.get("kind") != "build" or not isinstance(rec.get("wheels"), dict):
             continue
         fa = next((c for c in rec.get("when", ()) if c.get("package") == "flash-attn"), None)
         spec = E.spec_of(fa.get("specifier", "")) if fa else None
         if spec is not None and E.admits(spec, release):
-            return wheels
+            return rec
     return None
 
 
@@ -69,7 +66,7 @@ def flash_attn_needs_cuda_toolkit(stack: Stack) -> Iterator[Finding]:
     knowledge base): which torch minors and CUDA majors it ships prebuilt wheels for. Reports when
     no admitted flash-attn release has a wheel for that torch (and, when known, that torch's CUDA
     build: the `+cu118` label, the PyTorch index, or the CUDA build of that torch on PyPI), and
-    flash-attn releases before 2.1.2, which need a CUDA toolkit even to use a wheel.
+    flash-attn releases whose `setup.py` needs a CUDA toolkit even to use a wheel (before 2.1.2).
 
     ## Why is this bad?
     flash-attn is published on PyPI as a source distribution. Its `setup.py` downloads the
@@ -136,12 +133,16 @@ def flash_attn_needs_cuda_toolkit(stack: Stack) -> Iterator[Finding]:
             continue
         reasons: List[str] = []
         for r in fa_rel:
-            if E.V(r) is not None and E.V(r) < E.V(_FIRST_WITHOUT_CUDA_HOME):  # type: ignore[operator]
-                reasons.append(f"flash-attn {r} needs a CUDA toolkit even to install a prebuilt wheel (before 2.1.2)")
-                continue
-            wheels = _matrix(r)
-            if wheels is None:
+            facts = _wheel_facts(r)
+            if facts is None:
                 break  # a release stacklint has no wheel matrix for: not judged
+            if facts.get("needs_cuda_home"):
+                reasons.append(f"flash-attn {r} stops without a CUDA toolkit even where a prebuilt wheel exists")
+                continue
+            wheels = facts["wheels"]
+            if not wheels:
+                reasons.append(f"flash-attn {r} never downloads a prebuilt wheel")
+                continue
             majors = wheels.get(_minor(base))
             if majors and (cuda_major is None or cuda_major in majors):
                 break  # this release has a wheel

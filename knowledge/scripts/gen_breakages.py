@@ -14,7 +14,8 @@ Three parts:
   has no PyTorch models.
 * **flash-attn prebuilt wheels** (generated): the wheel build matrix of each flash-attn release,
   ``.github/workflows/publish.yml`` at the release tag (``torch-version`` x ``cuda-version`` minus
-  ``exclude``), from a bare clone of Dao-AILab/flash-attention (``--flash-attention-git DIR`` or env
+  ``exclude``), and from its ``setup.py`` whether it looks a wheel up at all and whether it needs a
+  CUDA toolkit even then, from a bare clone of Dao-AILab/flash-attention (``--flash-attention-git DIR`` or env
   ``STACKLINT_FLASH_ATTENTION_GIT``; without it the committed flash-attn records are kept). flash-attn's
   setup.py downloads the wheel named after the installed torch's major.minor and CUDA major and falls
   back to compiling from source; a binary built against another torch fails at import with
@@ -95,24 +96,40 @@ def wheel_matrix(workflow_text: str) -> Dict[str, List[str]]:
     return {k: sorted(v, key=int) for k, v in sorted(out.items(), key=lambda kv: Version(kv[0]))}
 
 
+def _setup_facts(setup_py: str) -> Tuple[bool, bool]:
+    """(downloads a prebuilt wheel, needs CUDA_HOME even then) from a release's setup.py: the
+    wheel lookup is the CachedWheelsCommand bdist_wheel override (from 2.0.6); before 2.1.2 a
+    module-level raise_if_cuda_home_none() stops the install when no CUDA toolkit is found."""
+    downloads = "CachedWheelsCommand" in setup_py
+    needs_home = re.search(r"^\s*raise_if_cuda_home_none\(", setup_py, re.M) is not None
+    return downloads, needs_home
+
+
 def flash_attn_records(git_dir: str, today: str) -> List[Dict[str, Any]]:
     tags = subprocess.run(["git", "--git-dir", git_dir, "tag", "-l"], capture_output=True, text=True, check=True).stdout.split()
     known = set(covered_releases("flash-attn"))
-    per: List[Tuple[str, str, Dict[str, List[str]]]] = []
+    per: List[Tuple[str, str, Tuple[Any, ...]]] = []
     for tag in tags:
-        if not re.match(r"^v2\.\d+\.\d+(\.post\d+)?$", tag):
+        if not re.match(r"^v[12]\.\d+\.\d+(\.post\d+)?$", tag):
             continue
         ver = tag[1:]
         if final_version(ver) is None or ver not in known:
             continue
-        proc = subprocess.run(["git", "--git-dir", git_dir, "show", f"{tag}:{FA_WORKFLOW}"], capture_output=True, text=True)
-        if proc.returncode != 0:
+        setup = subprocess.run(["git", "--git-dir", git_dir, "show", f"{tag}:setup.py"], capture_output=True, text=True)
+        if setup.returncode != 0:
             continue
-        m = wheel_matrix(proc.stdout)
-        if m:
-            per.append((ver, tag, m))
+        downloads, needs_home = _setup_facts(setup.stdout)
+        m: Dict[str, List[str]] = {}
+        if downloads:
+            proc = subprocess.run(["git", "--git-dir", git_dir, "show", f"{tag}:{FA_WORKFLOW}"], capture_output=True, text=True)
+            if proc.returncode != 0:
+                continue
+            m = wheel_matrix(proc.stdout)
+            if not m:
+                continue
+        per.append((ver, tag, (downloads, needs_home, m)))
     per.sort(key=lambda x: Version(x[0]))
-    groups: List[List[Tuple[str, str, Dict[str, List[str]]]]] = []
+    groups: List[List[Tuple[str, str, Tuple[Any, ...]]]] = []
     for item in per:
         if groups and groups[-1][-1][2] == item[2]:
             groups[-1].append(item)
@@ -120,25 +137,49 @@ def flash_attn_records(git_dir: str, today: str) -> List[Dict[str, Any]]:
             groups.append([item])
     out = []
     for g in groups:
-        first, last, matrix = g[0][0], g[-1][0], g[0][2]
+        first, last = g[0][0], g[-1][0]
+        downloads, needs_home, matrix = g[0][2]
+        span = f"{first}{'..' + last if last != first else ''}"
+        spec = f">={first},<={last}" if first != last else f"=={first}"
+        home = (" Its setup.py also stops at once when no CUDA toolkit is found (raise_if_cuda_home_none), "
+                "even where a wheel exists." if needs_home else "")
+        if not downloads:
+            out.append({
+                "id": f"flash-attn-{first}-no-wheel-for-torch",
+                "kind": "build",
+                "when": [{"package": "flash-attn", "specifier": spec}, {"package": "torch", "specifier": ""}],
+                "effect": (f"flash-attn {span} has no prebuilt-wheel lookup in its setup.py (no CachedWheelsCommand): "
+                           "pip always compiles it from source, which needs nvcc and a CUDA toolkit and can take hours."
+                           + home),
+                "fix": "build where nvcc is available (an nvidia/cuda -devel image), or use flash-attn 2.1.2 or newer "
+                       "with a torch its wheel matrix covers",
+                "torch_minors_with_wheels": [],
+                "cuda_majors_with_wheels": [],
+                "wheels": {},
+                "needs_cuda_home": needs_home,
+                "source": f"https://github.com/{FA_REPO}/blob/{g[-1][1]}/setup.py",
+                "checked": today,
+                "generated": True,
+            })
+            continue
         minors = list(matrix)
         cuda_majors = sorted({c for cs in matrix.values() for c in cs}, key=int)
-        spec = f">={first},<={last}" if first != last else f"=={first}"
         torch_spec = ",".join(f"!={m}.*" for m in minors)
         src = f"https://github.com/{FA_REPO}/blob/{g[-1][1]}/{FA_WORKFLOW}"
         out.append({
             "id": f"flash-attn-{first}-no-wheel-for-torch",
             "kind": "build",
             "when": [{"package": "flash-attn", "specifier": spec}, {"package": "torch", "specifier": torch_spec}],
-            "effect": (f"flash-attn {first}{'..' + last if last != first else ''} publishes prebuilt wheels only for torch "
+            "effect": (f"flash-attn {span} publishes prebuilt wheels only for torch "
                        f"{', '.join(minors)} (CUDA {', '.join(cuda_majors)}); with another torch, its setup.py finds no wheel "
                        "and compiles from source (needs nvcc and a CUDA toolkit, can take hours), and a wheel built "
-                       "against a different torch fails at import with 'undefined symbol' (C++ ABI)."),
-            "fix": f"use torch {' / '.join(minors)} with flash-attn {first}{'..' + last if last != first else ''}, "
+                       "against a different torch fails at import with 'undefined symbol' (C++ ABI)." + home),
+            "fix": f"use torch {' / '.join(minors)} with flash-attn {span}, "
                    "or pick the flash-attn release whose wheel matrix contains your torch",
             "torch_minors_with_wheels": minors,
             "cuda_majors_with_wheels": cuda_majors,
             "wheels": matrix,
+            "needs_cuda_home": needs_home,
             "source": src,
             "checked": today,
             "generated": True,
@@ -150,7 +191,7 @@ def flash_attn_records(git_dir: str, today: str) -> List[Dict[str, Any]]:
                 "kind": "build",
                 "when": [{"package": "flash-attn", "specifier": spec},
                          {"package": "torch", "specifier": "", "local": f"cu{c}*"}],
-                "effect": (f"flash-attn {first}{'..' + last if last != first else ''} publishes CUDA "
+                "effect": (f"flash-attn {span} publishes CUDA "
                            f"{', '.join(cuda_majors)} wheels only; with a CUDA {c} torch build (+cu{c}x) setup.py "
                            "compiles flash-attn from source."),
                 "fix": f"use a CUDA {cuda_majors[-1]} build of torch, or an older flash-attn with CUDA {c} wheels",
