@@ -4,7 +4,7 @@ Imported by the environment family."""
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterator, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from stacklint.findings import Finding, Related
 from stacklint.model import Constraint, InstallSet, Stack
@@ -95,6 +95,30 @@ def flash_attn_needs_cuda_toolkit(stack: Stack) -> Iterator[Finding]:
     release with a wheel. Wheels exist per Python minor too; a Python flash-attn has no wheel for
     is not judged.
     """
+    for s, image, fa, t, cuda_major, reasons in _flash_builds(stack, _NO_CUDA_IMAGE, home_matters=True):
+        msg = (f"{E_describe(fa)} ({fa.location.path}:{fa.location.line}) is compiled from source next to "
+               f"{E_describe(t)} ({t.location.path}:{t.location.line}) in {image} "
+               f"({s.base_image.location.path}:{s.base_image.location.line}), which has no CUDA toolkit: the "
+               f"image build fails with \"CUDA_HOME environment variable is not set\" — {reasons[-1]}")
+        yield Finding("SL132", fa.location, msg,
+                      hint="pin a flash-attn release with a wheel for this torch, or build on an nvidia/cuda -devel image",
+                      related=(Related(t.location, E_describe(t)),
+                               Related(s.base_image.location, f"{image}: no CUDA toolkit")),
+                      key=f"{E_describe(fa)}|{t.raw}|{cuda_major}|{image}")
+
+
+def E_describe(c: Constraint) -> str:
+    from stacklint.checks import _envlib as E
+
+    return E.describe(c)
+
+
+def _flash_builds(stack: Stack, images: "re.Pattern[str]", home_matters: bool
+                  ) -> Iterator[Tuple[InstallSet, str, Constraint, Constraint, Optional[str], List[str]]]:
+    """Dockerfile stages on an image matching ``images`` where pip compiles flash-attn: every
+    admitted flash-attn release lacks a prebuilt wheel for the exactly pinned torch (its minor and
+    CUDA major), or never looks one up, or (``home_matters``) stops without a CUDA toolkit.
+    Yields (set, image, flash-attn constraint, torch pin, torch CUDA major or None, reasons)."""
     if not stack.install_sets:
         return
     from stacklint.checks import env as ENV
@@ -104,7 +128,7 @@ def flash_attn_needs_cuda_toolkit(stack: Stack) -> Iterator[Finding]:
         if s.kind != "dockerfile" or s.base_image is None:
             continue
         image = str(s.base_image.value).strip()
-        if not _NO_CUDA_IMAGE.match(image):
+        if not images.search(image):
             continue
         tf = stack.texts.get(s.location.path)
         if re.search(r"CUDA_HOME|FLASH_ATTENTION_SKIP_CUDA_BUILD|cuda-nvcc|cuda-toolkit|cuda-compiler",
@@ -136,7 +160,7 @@ def flash_attn_needs_cuda_toolkit(stack: Stack) -> Iterator[Finding]:
             facts = _wheel_facts(r)
             if facts is None:
                 break  # a release stacklint has no wheel matrix for: not judged
-            if facts.get("needs_cuda_home"):
+            if home_matters and facts.get("needs_cuda_home"):
                 reasons.append(f"flash-attn {r} stops without a CUDA toolkit even where a prebuilt wheel exists")
                 continue
             wheels = facts["wheels"]
@@ -150,13 +174,63 @@ def flash_attn_needs_cuda_toolkit(stack: Stack) -> Iterator[Finding]:
             build = f"torch {_minor(base)}" + (f" with CUDA {cuda_major}" if cuda_major else "")
             reasons.append(f"flash-attn {r} has no prebuilt wheel for {build} (it ships wheels for torch {have})")
         else:
-            fa = fa_cs[0]
-            msg = (f"{E.describe(fa)} ({fa.location.path}:{fa.location.line}) is compiled from source next to "
-                   f"{E.describe(t)} ({t.location.path}:{t.location.line}) in {image} "
-                   f"({s.base_image.location.path}:{s.base_image.location.line}), which has no CUDA toolkit: the "
-                   f"image build fails with \"CUDA_HOME environment variable is not set\" — {reasons[-1]}")
-            yield Finding("SL132", fa.location, msg,
-                          hint="pin a flash-attn release with a wheel for this torch, or build on an nvidia/cuda -devel image",
-                          related=(Related(t.location, E.describe(t)),
-                                   Related(s.base_image.location, f"{image}: no CUDA toolkit")),
-                          key=f"{E.describe(fa)}|{base}|{cuda_major}|{image}")
+            yield s, image, fa_cs[0], t, cuda_major, reasons
+
+
+_DEVEL_IMAGE = re.compile(r"(?:^|/)cuda:[^\s]*-devel(?:-|$)", re.I)
+
+
+@check(code="SL133", name="cuda-toolkit-major-differs-from-torch-build", severity="error",
+       category="Environment Compatibility Issues", subcategory="CUDA Version Compatibility",
+       summary="A CUDA extension (flash-attn without a matching wheel) is compiled in an nvidia/cuda -devel image whose CUDA major differs from the pinned torch's CUDA build.",
+       evidence=("https://github.com/pytorch/pytorch/blob/v2.4.0/torch/utils/cpp_extension.py",  # _check_cuda_version
+                 "https://github.com/Dao-AILab/flash-attention/issues/509",
+                 "https://github.com/Dao-AILab/flash-attention/blob/v2.8.3/.github/workflows/publish.yml"))
+def cuda_toolkit_major_differs_from_torch(stack: Stack) -> Iterator[Finding]:
+    """## What it does
+    In a Dockerfile stage built on an `nvidia/cuda:X-devel` image, compares the image's CUDA
+    toolkit with the CUDA build of the exactly pinned torch (its `+cu121` label, the PyTorch index,
+    or the CUDA build of that torch on PyPI), when the stage has pip compile flash-attn: no admitted
+    flash-attn release ships a prebuilt wheel for that torch and CUDA major (the wheel matrix of
+    each release, from its `publish.yml` and `setup.py` at the release tag).
+
+    ## Why is this bad?
+    torch refuses to compile a CUDA extension with an nvcc of another major version than the one
+    torch was built with (`torch.utils.cpp_extension._check_cuda_version`): the image build stops
+    with `RuntimeError: The detected CUDA version (11.8) mismatches the version that was used to
+    compile PyTorch (12.1). Please make sure to use the same CUDA versions.` A different minor
+    version only warns.
+
+    ## Example
+    ```
+    FROM nvidia/cuda:11.8.0-devel-ubuntu22.04
+    RUN pip install torch==2.4.0 && pip install flash-attn==2.5.8 --no-build-isolation
+    ```
+
+    ## Use instead
+    ```
+    FROM nvidia/cuda:12.1.1-devel-ubuntu22.04
+    RUN pip install torch==2.4.0 && pip install flash-attn==2.5.8 --no-build-isolation
+    ```
+    (or `torch==2.4.0+cu118` from the PyTorch cu118 index, or a flash-attn with a torch 2.4 wheel)
+
+    ## Known false alarms
+    Only flash-attn is judged as an extension that compiles, and only where stacklint knows its
+    wheel matrix. Stages that set `CUDA_HOME` elsewhere or install another CUDA toolkit are not
+    reported.
+    """
+    for s, image, fa, t, cuda_major, reasons in _flash_builds(stack, _DEVEL_IMAGE, home_matters=False):
+        img_cuda = str(s.cuda[0].value) if s.cuda else ""
+        img_major = img_cuda.split(".", 1)[0]
+        if not img_major.isdigit() or cuda_major is None or img_major == cuda_major:
+            continue
+        msg = (f"{E_describe(fa)} ({fa.location.path}:{fa.location.line}) is compiled with the CUDA {img_cuda} "
+               f"nvcc of {image} ({s.base_image.location.path}:{s.base_image.location.line}), but "
+               f"{E_describe(t)} ({t.location.path}:{t.location.line}) is a CUDA {cuda_major} build: torch stops the "
+               f"build with \"The detected CUDA version ({img_cuda}) mismatches the version that was used to "
+               f"compile PyTorch\" — {reasons[-1]}")
+        yield Finding("SL133", fa.location, msg,
+                      hint=f"use an nvidia/cuda {cuda_major}.x -devel image, or a torch build for CUDA {img_major}",
+                      related=(Related(t.location, f"{E_describe(t)}: CUDA {cuda_major} build"),
+                               Related(s.base_image.location, f"{image}: nvcc {img_cuda}")),
+                      key=f"{E_describe(fa)}|{t.raw}|{cuda_major}|{image}")

@@ -661,7 +661,7 @@ def _match_requirements(target: str, from_path: str, req_docs: Dict[str, Any]) -
     return best
 
 
-_CUDA_TAG = r"(?:^|[-_:])cuda[-_]?(\d+)\.(\d+)"
+_CUDA_TAG = r"(?:^|[-_:/])cuda[-_:]?(\d+)\.(\d+)"
 _CUDA_TAG2 = r"[:-]cu(\d{2,3})(?![0-9])"
 _PY_TAG = r"(?:^|/)python:(\d+\.\d+)|[-_]py(?:thon)?(3)\.?(\d{1,2})(?![0-9])"
 

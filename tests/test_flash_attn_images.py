@@ -52,3 +52,32 @@ def test_sl132_quiet_when_a_wheel_matches_or_the_image_can_compile(tmp_path):
                  "FROM python:3.10-slim\nRUN pip install torch==2.4.0 && pip install 'flash-attn>=2.5'\n",  # admits 2.6.x
                  "FROM python:3.10-slim\nRUN pip install torch==2.4.0+cpu --index-url https://download.pytorch.org/whl/cpu && pip install flash-attn==2.5.8\n"):
         assert _scan(tmp_path, text, "SL132") == [], text
+
+
+DEVEL = "FROM nvidia/cuda:{cuda}-devel-ubuntu22.04\nRUN pip install {torch} && pip install flash-attn=={fa} --no-build-isolation\n"
+
+
+def test_sl133_nvcc_major_differs_from_the_torch_build_that_compiles_flash_attn(tmp_path):
+    assert len(_scan(tmp_path, DEVEL.format(cuda="11.8.0", torch="torch==2.4.0", fa="2.5.8"), "SL133")) == 1
+    # a cu118 torch in a CUDA 12 image, flash-attn release that never downloads wheels
+    text = ("FROM nvidia/cuda:12.1.1-devel-ubuntu22.04\n"
+            "RUN pip install torch==2.0.1+cu118 --index-url https://download.pytorch.org/whl/cu118\n"
+            "RUN pip install flash-attn==2.0.4 --no-build-isolation\n")
+    assert len(_scan(tmp_path, text, "SL133")) == 1
+
+
+def test_sl133_quiet_when_majors_match_or_a_wheel_is_downloaded(tmp_path):
+    for text in (DEVEL.format(cuda="12.4.1", torch="torch==2.4.0", fa="2.5.8"),  # minor mismatch only warns
+                 DEVEL.format(cuda="11.8.0", torch="torch==2.3.1", fa="2.5.8"),  # 2.5.8 ships a torch 2.3 / CUDA 12 wheel
+                 DEVEL.format(cuda="11.8.0", torch="torch>=2.3", fa="2.5.8"),  # torch not pinned exactly
+                 DEVEL.format(cuda="11.8.0", torch="torch==2.4.0", fa="2.5.8").replace("-devel-", "-runtime-")):
+        assert _scan(tmp_path, text, "SL133") == [], text
+
+
+def test_image_tags_state_their_cuda_version():
+    from stacklint.build import image_facts
+
+    assert image_facts("nvidia/cuda:11.8.0-cudnn8-devel-ubuntu22.04") == ("11.8", None)
+    assert image_facts("nvcr.io/nvidia/cuda:12.4.1-runtime-ubuntu22.04@sha256:00") == ("12.4", None)
+    assert image_facts("pytorch/pytorch:2.1.0-cuda12.1-cudnn8-devel") == ("12.1", None)
+    assert image_facts("ghcr.io/acme/cuda-tools:1.2") == (None, None)
