@@ -13,7 +13,8 @@ from stacklint.checks import env_tokenizer_json as _env_tokenizer_json  # noqa: 
 from stacklint.checks import env_optimum_gptq as _env_optimum_gptq  # noqa: F401,E402  (SL123)
 from stacklint.checks import env_peft_gptq as _env_peft_gptq  # noqa: F401,E402  (SL118)
 from stacklint.checks import env_breakages as _env_breakages  # noqa: F401,E402  (SL131)
-from stacklint.checks import env_flash_wheels as _env_flash_wheels  # noqa: F401,E402  (SL132)
+from stacklint.checks import env_flash_wheels as _env_flash_wheels  # noqa: F401,E402  (SL132, SL133)
+from stacklint.checks import env_deepspeed_ops as _env_deepspeed_ops  # noqa: F401,E402  (SL135)
 
 _ARCH_EVIDENCE = (
     "https://github.com/QwenLM/Qwen2.5/issues/30",  # qwen25-3: KeyError 'qwen2' with transformers 4.32
