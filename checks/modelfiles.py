@@ -34,7 +34,8 @@ def _path(md: ModelDir, name: str) -> str:
        category="Model Corruption Issues", subcategory="Config File Corruption",
        summary="A model's config.json / generation_config.json / tokenizer_config.json is not valid JSON.",
        evidence=("https://github.com/QwenLM/Qwen2.5/issues/432",
-                 "https://github.com/meta-llama/llama/issues/478"))
+                 "https://github.com/meta-llama/llama/issues/478",
+                 "https://github.com/meta-llama/llama/issues/691"))  # Llama-2-13b-hf generation_config.json: `"do_sample": true.`
 def model_config_not_valid_json(stack: Stack) -> Iterator[Finding]:
     """## What it does
     Reports a model directory's JSON file (`config.json`, `generation_config.json`,
