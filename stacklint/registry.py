@@ -90,13 +90,22 @@ class RuleError(Exception):
     pass
 
 
+def _clean_doc(text: str) -> str:
+    """The docstring without the indentation of its body (the first line has none): Markdown for
+    `stacklint explain` and SARIF help, where indented lines would read as code blocks."""
+    import textwrap
+
+    first, _, rest = text.expandtabs().partition("\n")
+    return (first.strip() + "\n" + textwrap.dedent(rest)).strip()
+
+
 def check(*, code: str, name: str, severity: str, category: str, subcategory: str, summary: str,
           evidence: Tuple[str, ...] = (), default: Optional[bool] = None, fixable: bool = False,
           engine: bool = False, preview: bool = False) -> Callable[[CheckFn], CheckFn]:
     """Register a check. Validates its metadata at import time."""
 
     def wrap(fn: CheckFn) -> CheckFn:
-        doc = (fn.__doc__ or "").strip()
+        doc = _clean_doc(fn.__doc__ or "")
         problems = []
         if not _CODE.match(code):
             problems.append("code must be SL + three digits")

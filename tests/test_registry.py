@@ -107,3 +107,10 @@ def test_readme_rules_table_is_current():
     assert start in text and end in text
     current = text.split(start, 1)[1].split(end, 1)[0].strip()
     assert current == rules_table().strip(), "run `python -m stacklint.docs` to regenerate the README table"
+
+
+def test_rule_docs_are_markdown_without_the_docstring_indentation():
+    # indented body lines would render as code blocks in `stacklint explain` and SARIF help
+    for code, r in RULES.items():
+        for section in registry.DOC_SECTIONS:
+            assert ("\n" + section + "\n") in ("\n" + r.doc + "\n"), f"{code}: {section!r} is not at the line start"
