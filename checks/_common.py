@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Sequence
 
 from packaging.version import InvalidVersion, Version
 
@@ -64,3 +64,25 @@ def first_where(releases: Iterable[str], pred: Callable[[str], Optional[bool]]) 
 
 def fmt_loc(c: Constraint) -> str:
     return f"{c.location.path}:{c.location.line}"
+
+
+def script_tree(stack: "Stack", path: str) -> Optional[Any]:
+    """The ``ast`` tree of a Python file of the stack, parsed once per stack whichever rules ask
+    (None when it is not in the stack or does not parse). Never executed: ``ast.parse`` only."""
+    cache = stack.__dict__.setdefault("_script_trees", {})
+    if path in cache:
+        return cache[path]
+    tree = None
+    tf = stack.texts.get(path)
+    if tf is not None:
+        import ast
+        import warnings
+
+        try:
+            with warnings.catch_warnings():  # SyntaxWarning/DeprecationWarning of the scanned code
+                warnings.simplefilter("ignore")
+                tree = ast.parse(tf.text)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+    cache[path] = tree
+    return tree

@@ -9,6 +9,8 @@ from stacklint.findings import Finding, Fix, Location, Related
 from stacklint.model import Constraint, Stack
 from stacklint.parsers.python import Call, PyDoc, dotted
 
+from stacklint.checks import api_remote_code as _api_remote_code  # noqa: F401,E402  (SL416, SL417)
+
 
 _KWARG_KINDS = ("keyword_argument",)
 _IMPORT_KINDS = ("function", "class", "module")
@@ -84,6 +86,10 @@ def _loc(c: Constraint) -> str:
 
 
 from stacklint.registry import check  # noqa: E402
+from stacklint.checks import api_loading as _api_loading  # noqa: F401,E402  (SL413, SL415)
+# SL609 judges training scripts alone too (a hub-id model): registered here as well as by the
+# tokens family, which loads only when a model directory is present
+from stacklint.checks import tokens_training as _tokens_training  # noqa: F401,E402  (SL609, SL610)
 
 
 @check(code="SL401", name="removed-keyword-argument", severity="error",
@@ -1585,13 +1591,14 @@ def qwen_chat_stream_multiple_eos_ids(stack: Stack) -> Iterator[Finding]:
     """
     import ast
 
+    from stacklint.checks._common import script_tree
+
     for doc in stack.scripts:
         tf = stack.texts.get(doc.path)
         if tf is None or "eos_token_id" not in tf.text or ("chat_stream" not in tf.text and "stream" not in tf.text):
             continue
-        try:
-            tree = ast.parse(tf.text)
-        except (SyntaxError, ValueError):
+        tree = script_tree(stack, doc.path)
+        if tree is None:
             continue
         lists: Dict[str, Tuple[List[int], int, int]] = {}  # object (dotted) -> (ids, line, col)
         stream_calls: List[Any] = []
@@ -1727,13 +1734,14 @@ def chatml_prompt_passed_to_chat(stack: Stack) -> Iterator[Finding]:
     """
     import ast
 
+    from stacklint.checks._common import script_tree
+
     for doc in stack.scripts:
         tf = stack.texts.get(doc.path)
         if tf is None or _CHATML_MARK not in tf.text or ".chat" not in tf.text:
             continue
-        try:
-            tree = ast.parse(tf.text)
-        except (SyntaxError, ValueError):
+        tree = script_tree(stack, doc.path)
+        if tree is None:
             continue
         strings = _str_values(tree)
         for node in ast.walk(tree):

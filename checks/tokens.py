@@ -8,6 +8,9 @@ from stacklint.findings import Edit, Finding, Fix, Location, Related
 from stacklint.model import ModelDir, Stack
 from stacklint.registry import check
 
+from stacklint.checks import tokens_vocab as _tokens_vocab  # noqa: F401,E402  (SL607, SL608)
+from stacklint.checks import tokens_training as _tokens_training  # noqa: F401,E402  (SL609, SL610)
+
 _CHAT_WORDS = frozenset({"chat", "it", "sft", "dpo", "orpo", "rlhf", "distill", "r1", "thinking", "assistant"})
 _BASE_WORDS = frozenset({"base", "hf", "pt", "pretrain", "pretrained"})
 

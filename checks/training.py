@@ -15,6 +15,8 @@ from stacklint.findings import Finding, Location, Related
 from stacklint.model import Job, Setting, Stack
 from stacklint.registry import check
 
+from stacklint.checks import training_templates as _training_templates  # noqa: F401,E402  (SL611)
+
 # Linear modules every decoder has besides the per-architecture projection names; a target list
 # naming one of them always matches something.
 _ALWAYS_PRESENT = frozenset({"lm_head", "embed_tokens", "wte", "embed_out", "gate", "router", "shared_expert_gate",

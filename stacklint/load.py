@@ -150,12 +150,12 @@ _TOK_MAX = 64 << 20
 
 
 def _tokenizer_json_parts(fh, head: bytes, limit: int):  # type: ignore[no-untyped-def]
-    """The top-level "pre_tokenizer" and "decoder" values of a tokenizer.json, each with the
-    1-based line of its key, and the form of the BPE "merges" of its "model" section:
+    """The top-level "pre_tokenizer", "post_processor" and "decoder" values of a tokenizer.json,
+    each with the 1-based line of its key, and the form of the BPE "merges" of its "model" section:
     ("merges", line, "pairs") for [["a", "b"], ...] (written by tokenizers >= 0.20) or
-    ("merges", line, "strings") for ["a b", ...]. The tokenizers library writes "pre_tokenizer"
-    and "decoder" before "model"; the file is read in chunks until the first merge (at most
-    min(limit, 64 MiB)). None when nothing can be read."""
+    ("merges", line, "strings") for ["a b", ...]. The tokenizers library writes "pre_tokenizer",
+    "post_processor" and "decoder" before "model"; the file is read in chunks until the first merge
+    (at most min(limit, 64 MiB)). None when nothing can be read."""
     data = bytearray(head)
     cap = min(limit, _TOK_MAX)
     stop = -1
@@ -185,7 +185,7 @@ def _tokenizer_json_parts(fh, head: bytes, limit: int):  # type: ignore[no-untyp
     dec = json.JSONDecoder()
     out = []
     seen = set()
-    for m in re.finditer(r'"(pre_tokenizer|decoder)"\s*:\s*', text):
+    for m in re.finditer(r'"(pre_tokenizer|post_processor|decoder)"\s*:\s*', text):
         key = m.group(1)
         if key in seen:
             continue
@@ -195,7 +195,7 @@ def _tokenizer_json_parts(fh, head: bytes, limit: int):  # type: ignore[no-untyp
             continue
         seen.add(key)
         out.append((key, text.count("\n", 0, m.start()) + 1, value))
-        if len(seen) == 2:
+        if len(seen) == 3:
             break
     if merges is not None:
         out.append(merges)

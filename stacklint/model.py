@@ -107,8 +107,8 @@ class Blob:
     st_header_len: Optional[int] = None  # the 8-byte little-endian header length
     st_error: Optional[str] = None  # why the safetensors header is unreadable or inconsistent
     st_data_end: Optional[int] = None  # largest data_offsets end named by the header
-    # tokenizer.json only: its top-level "pre_tokenizer" / "decoder" values with the 1-based line
-    # of their key, ((key, line, value), ...), and ("merges", line, "pairs" | "strings") for the
+    # tokenizer.json only: its top-level "pre_tokenizer" / "post_processor" / "decoder" values with
+    # the 1-based line of their key, ((key, line, value), ...), and ("merges", line, "pairs" | "strings") for the
     # form of its BPE merges; None for other files or when not readable
     tokenizer_parts: Optional[Tuple[Tuple[str, int, Any], ...]] = None
 
