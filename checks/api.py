@@ -1595,7 +1595,7 @@ def qwen_chat_stream_multiple_eos_ids(stack: Stack) -> Iterator[Finding]:
 
     for doc in stack.scripts:
         tf = stack.texts.get(doc.path)
-        if tf is None or "eos_token_id" not in tf.text or ("chat_stream" not in tf.text and "stream" not in tf.text):
+        if tf is None or "eos_token_id" not in tf.text or ("chat_stream" not in tf.text and ".chat(" not in tf.text):
             continue
         tree = script_tree(stack, doc.path)
         if tree is None:

@@ -66,6 +66,7 @@ def transformers_too_old_for_model(stack: Stack) -> Iterator[Finding]:
 
     releases = architectures.releases("transformers")
     seen: Set[Tuple[str, str, int, str]] = set()
+    verdicts: Dict[Tuple[str, str], bool] = {}  # (model_type, specifier) -> some admitted release supports it
     for ref in stack.models:
         facts = _model_facts(ref)
         if facts is None:
@@ -82,10 +83,14 @@ def transformers_too_old_for_model(stack: Stack) -> Iterator[Finding]:
                 key = (model_type, c.location.path, c.location.line, where.path)
                 if key in seen:
                     continue
-                admitted = allowed(c, releases)
-                if not admitted:
-                    continue  # a release stacklint does not know: cannot judge
-                if any(architectures.supported("transformers", r, model_type=model_type) for r in admitted):
+                verdict_key = (model_type, str(c.specifier))
+                ok = verdicts.get(verdict_key)
+                if ok is None:
+                    admitted = allowed(c, releases)
+                    # None: a release stacklint does not know, cannot judge
+                    ok = verdicts[verdict_key] = (not admitted) or any(
+                        architectures.supported("transformers", r, model_type=model_type) for r in admitted)
+                if ok:
                     continue
                 seen.add(key)
                 yield _too_old(stack, c, model_type, where, first, ref)
