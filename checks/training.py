@@ -1042,22 +1042,10 @@ _SIZE_B = re.compile(r"(?<![\dxX.])(\d+(?:\.\d+)?)[Bb](?![A-Za-z0-9])")
 def deepspeed_doc(stack: Stack, job: Job) -> Optional[Any]:
     """The DeepSpeed JSON a job names (``deepspeed:`` / ``--deepspeed``), looked up relative to the
     job's file and each of its ancestors (scripts are run from the repository root)."""
-    import posixpath
-
-    from stacklint.discover import dirname
-
     ds = job.get("deepspeed")
-    if ds is None or not isinstance(ds.value, str) or "$" in ds.value or not ds.value.endswith(".json"):
+    if ds is None or not isinstance(ds.value, str):
         return None
-    d = dirname(job.location.path)
-    while True:
-        cand = _norm(d, ds.value)
-        docs = stack.docs.get(cand)
-        if docs:
-            return docs[0]
-        if d == ".":
-            return None
-        d = posixpath.dirname(d) or "."
+    return _ds_doc_named(stack, job, ds.value)
 
 
 def zero_stage(stack: Stack, job: Job) -> Optional[int]:
