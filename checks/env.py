@@ -942,6 +942,7 @@ def _known(name: str) -> bool:
 _NO_PLATFORM_EVIDENCE = (
     "https://github.com/Dao-AILab/flash-attention/issues/770",  # flash-attn on Apple silicon: CUDA only
     "https://github.com/vllm-project/vllm/issues/3827",  # pip install vllm on Windows: not supported, use WSL
+    "https://github.com/deepseek-ai/DeepSeek-V3/issues/478",  # triton==3.0.0 on Windows: no matching distribution
 )
 
 

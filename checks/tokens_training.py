@@ -65,6 +65,9 @@ _LLAMA_LIKE = frozenset({"LlamaTokenizer", "LlamaTokenizerFast", "CodeLlamaToken
                          "GemmaTokenizer", "GemmaTokenizerFast"})
 _ENCODE_METHODS = ("encode", "encode_plus", "batch_encode_plus", "__call__")
 _SL610_EVIDENCE = (
+    # dsr1-3: DeepSeek-R1-Distill-Qwen-7B ("add_bos_token": true), t(t.apply_chat_template(..., tokenize=False))
+    # gives [151646, 151646, 151644, ...]
+    "https://github.com/deepseek-ai/DeepSeek-R1/issues/151",
     "https://github.com/OpenRLHF/OpenRLHF/issues/393",  # Llama 3 SFT data: [128000, 128000, ...]
     "https://github.com/huggingface/transformers/issues/37686",  # Gemma 3: template <bos> + encode <bos>
     "https://github.com/sgl-project/sglang/pull/8291",  # tokenizer(apply_chat_template(tokenize=False)) adds a 2nd BOS

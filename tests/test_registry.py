@@ -16,7 +16,7 @@ DATASET_LINKS = {r["link"] for r in json.loads((SHARED / "taxonomy" / "open-llm-
 
 
 # Rules whose dataset thread has not been found and read yet: they cite primary sources only.
-PENDING_EVIDENCE = {"SL105", "SL106", "SL107", "SL108", "SL109", "SL110", "SL111", "SL112", "SL131", "SL132", "SL133", "SL135", "SL413", "SL415", "SL416", "SL604", "SL607", "SL608", "SL609", "SL610", "SL611"}
+PENDING_EVIDENCE = {"SL105", "SL106", "SL107", "SL108", "SL109", "SL110", "SL111", "SL112", "SL131", "SL132", "SL133", "SL135", "SL413", "SL415", "SL416", "SL604", "SL607", "SL608", "SL609", "SL611"}
 
 
 def _taxonomy_from_readme() -> set:
