@@ -57,7 +57,8 @@ def pins_known_to_break(stack: Stack) -> Iterator[Finding]:
     (`knowledge/data/breakages.json`, each record with its upstream source): accelerate >= 1.0
     with transformers 4.32-4.39, peft >= 0.14 with transformers < 4.43, peft 0.16-0.17 with
     transformers 5, huggingface-hub >= 0.26 with sentence-transformers < 2.3, protobuf >= 4 with
-    transformers < 4.31, vLLM < 0.11.1 with transformers 5, transformers releases that disable
+    transformers < 4.31, vLLM < 0.11.1 with transformers 5, transformers 4.37.0 with
+    transformers-stream-generator (Qwen-7B-Chat's streaming), transformers releases that disable
     PyTorch below a torch floor they do not declare. A record is reported only when every release
     each constraint admits falls inside it.
 

@@ -24,6 +24,9 @@ def test_other_records(tmp_path):
     assert _scan(tmp_path, "sentence-transformers==2.2.2\nhuggingface_hub==0.26.1\n")  # cached_download
     assert _scan(tmp_path, "transformers==4.53.0\ntorch==2.0.1\n")  # PyTorch disabled below 2.1
     assert _scan(tmp_path, "vllm==0.8.4\ntransformers==5.0.0\n")  # vLLM bounds transformers only from below
+    # Qwen-7B-Chat's requirements with the one transformers release that lacks SampleOutput
+    assert _scan(tmp_path, "transformers==4.37.0\ntransformers_stream_generator==0.0.4\n")
+    assert _scan(tmp_path, "transformers==4.37.1\ntransformers_stream_generator==0.0.4\n") == []
 
 
 def test_working_or_open_pairs_are_not_reported(tmp_path):
