@@ -178,6 +178,17 @@ def _hf_from_pretrained(doc: PyDoc, call: Call) -> bool:
     return q.startswith(("transformers.", "peft.")) or call.name.split(".")[0].startswith("Auto")
 
 
+def _model_loads(doc: PyDoc) -> Iterator[Tuple[Call, str]]:
+    """(call, class name) of the script's `<ModelClass>.from_pretrained(...)` calls of transformers
+    model classes."""
+    for call in doc.calls:
+        if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
+            continue
+        owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
+        if _model_class(owner):
+            yield call, owner
+
+
 @check(code="SL402", name="removed-function-import", severity="error",
        category="API Usage and Interface Issues", subcategory="API Compatibility Issues",
        summary="A function, class or module imported from a library release that no longer has it (prepare_model_for_int8_training).",
@@ -386,12 +397,7 @@ def precision_flag_passed_to_from_pretrained(stack: Stack) -> Iterator[Finding]:
     `trust_remote_code` models whose config.json is not in the tree.
     """
     for doc in stack.scripts:
-        for call in doc.calls:
-            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
-                continue
-            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
-            if not _model_class(owner):
-                continue
+        for call, _owner in _model_loads(doc):
             flags = [k for k in _PRECISION_KWARGS if k in call.kwargs]
             if not flags:
                 continue
@@ -731,11 +737,8 @@ def remote_code_lacks_called_chat_api(stack: Stack) -> Iterator[Finding]:
     for doc in stack.scripts:
         models: Dict[str, Any] = {}
         clash: set = set()
-        for call in doc.calls:
-            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
-                continue
-            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
-            if not _model_class(owner) or "Tokenizer" in owner:
+        for call, owner in _model_loads(doc):
+            if "Tokenizer" in owner:
                 continue
             var = _assigned_var(stack, doc.path, call.line)
             if not var:
@@ -936,11 +939,8 @@ def quantized_checkpoint_too_new_for_transformers(stack: Stack) -> Iterator[Find
 
     known = packages.releases("transformers")
     for doc in stack.scripts:
-        for call in doc.calls:
-            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
-                continue
-            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
-            if not _model_class(owner) or owner.startswith("AutoPeft") or "Tokenizer" in owner:
+        for call, owner in _model_loads(doc):
+            if owner.startswith("AutoPeft") or "Tokenizer" in owner:
                 continue
             md, _, ref = _resolve_model(stack, doc, _first_arg(call))
             if md is None or md.config is None or not isinstance(md.config.data, dict):
@@ -1124,11 +1124,8 @@ def qwen2_gptq_int8_through_transformers(stack: Stack) -> Iterator[Finding]:
     installs them. Checkpoints given as variables are not judged.
     """
     for doc in stack.scripts:
-        for call in doc.calls:
-            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
-                continue
-            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
-            if not _model_class(owner) or owner.startswith("AutoPeft") or "Tokenizer" in owner:
+        for call, owner in _model_loads(doc):
+            if owner.startswith("AutoPeft") or "Tokenizer" in owner:
                 continue
             md, _, ref = _resolve_model(stack, doc, _first_arg(call))
             if not ref:
@@ -1483,12 +1480,7 @@ def qwen1_generate_kwarg_on_native_model(stack: Stack) -> Iterator[Finding]:
 
     for doc in stack.scripts:
         loaded: Dict[str, Tuple[int, str, str, Optional[Location]]] = {}
-        for call in doc.calls:
-            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
-                continue
-            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
-            if not _model_class(owner):
-                continue
+        for call, _owner in _model_loads(doc):
             var = _assigned_var(stack, doc.path, call.line)
             if not var:
                 continue

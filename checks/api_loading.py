@@ -291,19 +291,16 @@ def _named_doc(stack: Stack, job: Job, ref: str) -> Any:
     """The JSON/YAML document a launch line names, relative to its file or one of its ancestors."""
     import posixpath
 
-    from stacklint.discover import dirname
+    from stacklint.model import ancestor_dirs
 
     ref = ref.strip().strip("\"'")
     if not ref or "$" in ref or ref.startswith("/") or not ref.endswith((".json", ".yaml", ".yml")):
         return None
-    d = dirname(job.location.path)
-    while True:
+    for d in ancestor_dirs(job.location.path):
         docs = stack.docs.get(posixpath.normpath(posixpath.join(d, ref) if d != "." else ref))
         if docs:
             return docs[0]
-        if d == ".":
-            return None
-        d = posixpath.dirname(d) or "."
+    return None
 
 
 def _runs(job: Job, script: str, doc: PyDoc) -> bool:
@@ -311,17 +308,12 @@ def _runs(job: Job, script: str, doc: PyDoc) -> bool:
     one of its ancestors (launch scripts are usually run from the repository root)."""
     import posixpath
 
-    from stacklint.discover import dirname
+    from stacklint.model import ancestor_dirs
 
     if not script.endswith(".py") or script.startswith("/") or "$" in script:
         return False
-    d = dirname(job.location.path)
-    while True:
-        if posixpath.normpath(posixpath.join(d, script) if d != "." else script) == doc.path:
-            return True
-        if d == ".":
-            return False
-        d = posixpath.dirname(d) or "."
+    return any(posixpath.normpath(posixpath.join(d, script) if d != "." else script) == doc.path
+               for d in ancestor_dirs(job.location.path))
 
 
 @check(code="SL413", name="device-map-with-deepspeed-zero3", severity="error",
@@ -372,7 +364,7 @@ def device_map_with_deepspeed_zero3(stack: Stack) -> Iterator[Finding]:
     `try` that catches ValueError, accelerate configs without `zero3_init_flag: true` (accelerate
     1.x switches ZeRO-3 on without it), and DeepSpeed configs that are not in the scanned tree.
     """
-    from stacklint.checks.api import _hf_from_pretrained, _model_class
+    from stacklint.checks.api import _model_loads
 
     low_cpu_ok: Dict[str, Any] = {}
     launched = any((j.extra.get("script") and j.get("deepspeed") is not None) or
@@ -390,12 +382,7 @@ def device_map_with_deepspeed_zero3(stack: Stack) -> Iterator[Finding]:
         scopes = _scopes_of(tree)
         if scopes is None:
             continue
-        for call in doc.calls:
-            if call.short != "from_pretrained" or not _hf_from_pretrained(doc, call):
-                continue
-            owner = call.name.rsplit(".", 2)[-2] if "." in call.name else ""
-            if not _model_class(owner):
-                continue
+        for call, owner in _model_loads(doc):
             scope = scopes.scope(call)
             src = next((s for s in sources if scopes.scope(s[0]) == scope and s[0].line < call.line
                         and not _guarded(scopes, s[0])), None)

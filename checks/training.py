@@ -1893,20 +1893,15 @@ def _trainer_schedule(job: Job) -> Optional[Tuple[Setting, Setting]]:
 
 def _ds_doc_named(stack: Stack, job: Job, ref: str) -> Optional[Any]:
     """The DeepSpeed JSON ``ref`` names, relative to the job's file or one of its ancestors."""
-    import posixpath
-
-    from stacklint.discover import dirname
+    from stacklint.model import ancestor_dirs
 
     if "$" in ref or not ref.endswith(".json"):
         return None
-    d = dirname(job.location.path)
-    while True:
+    for d in ancestor_dirs(job.location.path):
         docs = stack.docs.get(_norm(d, ref))
         if docs:
             return docs[0]
-        if d == ".":
-            return None
-        d = posixpath.dirname(d) or "."
+    return None
 
 
 @check(code="SL210", name="deepspeed-scheduler-overrides-lr-scheduler-type", severity="warning",

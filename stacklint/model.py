@@ -249,7 +249,7 @@ class Stack:
             idx = (len(sets), sets[-1] if sets else None, by_dir)
             self.__dict__["_env_index"] = idx
         hits: List[int] = []
-        for d in _ancestors(path):
+        for d in ancestor_dirs(path):
             hits.extend(idx[2].get(d, ()))
         return [sets[i] for i in sorted(set(hits))]
 
@@ -267,7 +267,8 @@ def _parent(d: str) -> str:
     return d.rsplit("/", 1)[0] if "/" in d else "."
 
 
-def _ancestors(path: str) -> Sequence[str]:
+def ancestor_dirs(path: str) -> Sequence[str]:
+    """The directories holding ``path``, nearest first, ending with ``.``."""
     parts = path.split("/")[:-1]
     out = []
     while parts:
